@@ -1,0 +1,135 @@
+package evaluator
+
+// Compiled is a validated flag with everything evaluation needs precomputed:
+// allowlists as sets, the payload decoded per type, and the metadata of every
+// (environment, outcome) pair. It is immutable after [Compile] returns and
+// safe for concurrent use; nothing it returns may be modified by callers.
+type Compiled struct {
+	key            string
+	defaultEnabled bool
+	version        int64
+	envs           map[string]*CompiledEnvironment
+	def            Flag
+}
+
+// CompiledEnvironment is one environment of a [Compiled] flag. Immutable.
+type CompiledEnvironment struct {
+	name     string
+	enabled  bool
+	percent  int
+	users    map[string]struct{}
+	regions  map[string]struct{}
+	payload  Payload
+	metadata [numOutcomes]map[string]any
+}
+
+// Compile validates f (see [Validate]) and precomputes its evaluation form.
+// The returned flag keeps its own deep copy of f.
+func Compile(f Flag) (*Compiled, error) {
+	if err := Validate(f); err != nil {
+		return nil, err
+	}
+	f = f.Clone()
+	c := &Compiled{
+		key:            f.Key,
+		defaultEnabled: f.DefaultEnabled,
+		version:        f.Version,
+		envs:           make(map[string]*CompiledEnvironment, len(f.Environments)),
+		def:            f,
+	}
+	for name, env := range f.Environments {
+		payload, err := DecodePayload(env.Value)
+		if err != nil {
+			v := &ValidationError{Flag: f.Key}
+			v.add("environments."+name+".value", "%v", err)
+			return nil, v
+		}
+		ce := &CompiledEnvironment{
+			name:    name,
+			enabled: env.Enabled,
+			percent: env.RolloutPercent,
+			users:   toSet(env.AllowlistUsers),
+			regions: toSet(env.AllowlistRegions),
+			payload: payload,
+		}
+		for o := FlagDisabled; o < numOutcomes; o++ {
+			ce.metadata[o] = Metadata(name, o, f.Version)
+		}
+		c.envs[name] = ce
+	}
+	return c, nil
+}
+
+// Metadata builds the flag metadata of one evaluation: "environment",
+// "evaluationReason" (the tutorial's reason name) and, when version > 0,
+// "version" as an int64. [Compiled] builds these once per environment and
+// outcome; this function is for callers that have no compiled flag.
+func Metadata(environment string, o Outcome, version int64) map[string]any {
+	m := map[string]any{"environment": environment, "evaluationReason": o.String()}
+	if version > 0 {
+		m["version"] = version
+	}
+	return m
+}
+
+func toSet(items []string) map[string]struct{} {
+	if len(items) == 0 {
+		return nil
+	}
+	s := make(map[string]struct{}, len(items))
+	for _, it := range items {
+		s[it] = struct{}{}
+	}
+	return s
+}
+
+// Key returns the flag key.
+func (c *Compiled) Key() string { return c.key }
+
+// Version returns the stored version, 0 when unknown.
+func (c *Compiled) Version() int64 { return c.version }
+
+// Definition returns a deep copy of the definition the flag was compiled from.
+func (c *Compiled) Definition() Flag { return c.def.Clone() }
+
+// Environment returns the named environment, or nil.
+func (c *Compiled) Environment(name string) *CompiledEnvironment { return c.envs[name] }
+
+// Evaluate runs the evaluation steps for in. It does not allocate.
+func (c *Compiled) Evaluate(in Input) Result {
+	env := c.envs[in.Environment]
+	f := Facts{
+		FlagKey:        c.key,
+		DefaultEnabled: c.defaultEnabled,
+		Environment:    in.Environment,
+		Subject:        in.Subject,
+	}
+	if env != nil {
+		f.EnvFound = true
+		f.EnvEnabled = env.enabled
+		f.Percent = env.percent
+		if in.Subject != "" {
+			_, f.UserListed = env.users[in.Subject]
+		}
+		if in.Region != "" {
+			_, f.RegionListed = env.regions[in.Region]
+		}
+	}
+	return Decide(f)
+}
+
+// Metadata returns the shared, read-only metadata for an outcome in the
+// named environment. For an environment the flag does not have it builds a
+// new map (that path is rare: the flag is off with environment-missing).
+func (c *Compiled) Metadata(environment string, o Outcome) map[string]any {
+	if env := c.envs[environment]; env != nil && o < numOutcomes && o != NoOutcome {
+		return env.metadata[o]
+	}
+	return Metadata(environment, o, c.version)
+}
+
+// Name returns the environment name.
+func (e *CompiledEnvironment) Name() string { return e.name }
+
+// Payload returns the environment's decoded payload (read-only).
+func (e *CompiledEnvironment) Payload() *Payload { return &e.payload }

@@ -1,0 +1,77 @@
+package evaluator
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+)
+
+// Flag is a flag definition in the JSON form of the Redis feature-flags
+// tutorial. It is plain data: build it, validate it with [Validate] or
+// [Compile], and hand it to a store. The zero value is a disabled flag with no
+// key (which does not validate).
+type Flag struct {
+	// Key is the flag key: 1–128 letters, digits, '.', '_' or '-'.
+	Key string `json:"flagKey"`
+	// Description is free text for people.
+	Description string `json:"description"`
+	// DefaultEnabled switches the whole flag; false turns it off everywhere.
+	DefaultEnabled bool `json:"defaultEnabled"`
+	// Environments maps an environment name to its settings.
+	Environments map[string]Environment `json:"environments"`
+	// UpdatedAt is set by the store on every write (RFC 3339, UTC,
+	// milliseconds, "Z"); it is ignored on input.
+	UpdatedAt string `json:"updatedAt,omitempty"`
+	// Version counts writes made by this project's store; 0 means unknown
+	// (a flag written by the tutorial's application or by hand).
+	Version int64 `json:"version,omitempty"`
+}
+
+// Environment holds a flag's settings in one environment.
+type Environment struct {
+	// Enabled switches the flag in this environment.
+	Enabled bool `json:"enabled"`
+	// RolloutPercent is the share of subjects, 0–100, that get the flag on.
+	RolloutPercent int `json:"rolloutPercent"`
+	// Value is the remote-config payload served when the flag is on, as JSON
+	// text; nil (or JSON null) means no payload.
+	Value json.RawMessage `json:"value,omitempty"`
+	// AllowlistUsers are subjects that always get the flag on.
+	AllowlistUsers []string `json:"allowlistUsers"`
+	// AllowlistRegions are regions whose subjects always get the flag on.
+	AllowlistRegions []string `json:"allowlistRegions"`
+	// UpdatedAt is set by the store on every write; ignored on input.
+	UpdatedAt string `json:"updatedAt,omitempty"`
+}
+
+// HasValue reports whether the environment carries a payload (not absent and
+// not JSON null).
+func (e Environment) HasValue() bool {
+	return len(e.Value) > 0 && string(e.Value) != "null"
+}
+
+// Clone returns a deep copy of f, so that the copy can be changed without
+// touching f.
+func (f Flag) Clone() Flag {
+	c := f
+	if f.Environments != nil {
+		c.Environments = make(map[string]Environment, len(f.Environments))
+		for name, env := range f.Environments {
+			c.Environments[name] = env.clone()
+		}
+	}
+	return c
+}
+
+func (e Environment) clone() Environment {
+	c := e
+	c.Value = slices.Clone(e.Value)
+	c.AllowlistUsers = slices.Clone(e.AllowlistUsers)
+	c.AllowlistRegions = slices.Clone(e.AllowlistRegions)
+	return c
+}
+
+// EnvironmentNames returns the flag's environment names, sorted.
+func (f Flag) EnvironmentNames() []string {
+	return slices.Sorted(maps.Keys(f.Environments))
+}

@@ -1,0 +1,122 @@
+package evaluator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrInvalid is wrapped by every [*ValidationError]; test for it with
+// errors.Is.
+var ErrInvalid = errors.New("invalid flag definition")
+
+// MaxNameLength is the longest flag key or environment name allowed.
+const MaxNameLength = 128
+
+// FieldError is one problem found in a definition.
+type FieldError struct {
+	// Field is the path of the field in the JSON form, such as
+	// "environments.production.rolloutPercent".
+	Field string
+	// Message says what is wrong, for a person.
+	Message string
+}
+
+func (e FieldError) String() string { return e.Field + ": " + e.Message }
+
+// ValidationError lists every problem found in one flag definition. Its Flag
+// is the flag key as given (possibly empty or itself invalid).
+type ValidationError struct {
+	Flag     string
+	Problems []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "flag %q: ", e.Flag)
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Problems = append(e.Problems, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) orNil() error {
+	if len(e.Problems) == 0 {
+		return nil
+	}
+	return e
+}
+
+// ValidName reports whether s can be a flag key or an environment name: 1–128
+// characters, each a letter, a digit, '.', '_' or '-'. Keys never contain ':'
+// so that the Redis key layout stays unambiguous.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > MaxNameLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func nameProblem(s string) string {
+	switch {
+	case s == "":
+		return "must not be empty"
+	case len(s) > MaxNameLength:
+		return fmt.Sprintf("is %d characters long; the limit is %d", len(s), MaxNameLength)
+	default:
+		return fmt.Sprintf("%q may hold only letters, digits, '.', '_' and '-'", s)
+	}
+}
+
+// Validate checks a definition and returns a *ValidationError listing every
+// problem, each naming its field, or nil when the definition is valid.
+func Validate(f Flag) error {
+	v := &ValidationError{Flag: f.Key}
+	if !ValidName(f.Key) {
+		v.add("flagKey", "%s", nameProblem(f.Key))
+	}
+	for _, name := range f.EnvironmentNames() {
+		env := f.Environments[name]
+		path := "environments." + name
+		if !ValidName(name) {
+			v.add(path, "environment name %s", nameProblem(name))
+		}
+		if env.RolloutPercent < 0 || env.RolloutPercent > 100 {
+			v.add(path+".rolloutPercent", "must be an integer from 0 to 100, got %d", env.RolloutPercent)
+		}
+		if len(env.Value) > 0 && !json.Valid(env.Value) {
+			v.add(path+".value", "is not valid JSON")
+		}
+		for i, u := range env.AllowlistUsers {
+			if u == "" {
+				v.add(fmt.Sprintf("%s.allowlistUsers[%d]", path, i), "must not be empty")
+			}
+		}
+		for i, r := range env.AllowlistRegions {
+			if r == "" {
+				v.add(fmt.Sprintf("%s.allowlistRegions[%d]", path, i), "must not be empty")
+			}
+		}
+	}
+	return v.orNil()
+}
