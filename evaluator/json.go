@@ -113,9 +113,10 @@ func decodeField[T any](v *ValidationError, path string, raw json.RawMessage, ds
 // decodeInt reads a JSON integer in [lo, hi]; 1.5, "25" and 101 are problems.
 func decodeInt(v *ValidationError, path string, raw json.RawMessage, lo, hi int64) int {
 	var n json.Number
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&n); err != nil {
+	trimmed := bytes.TrimSpace(raw)
+	// json.Number also accepts a quoted number ("25"); the tutorial's JSON
+	// form has a number here, so a string is a type problem.
+	if len(trimmed) == 0 || trimmed[0] == '"' || json.Unmarshal(trimmed, &n) != nil {
 		v.add(path, "must be an integer from %d to %d, got %s", lo, hi, describeJSON(raw))
 		return 0
 	}
