@@ -1,0 +1,208 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/redisflags/redisflags/evaluator"
+)
+
+// ErrCorrupt is wrapped by every *DecodeError: stored data that does not
+// parse.
+var ErrCorrupt = errors.New("stored flag data does not parse")
+
+// DecodeError says which stored field of which flag does not parse. It wraps
+// ErrCorrupt.
+type DecodeError struct {
+	// Flag is the flag key.
+	Flag string
+	// Field names the field, such as "environments.production.rolloutPercent".
+	Field string
+	// Value is the stored text (shortened to 64 bytes).
+	Value string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("flag %q: stored field %s = %q: %s", e.Flag, e.Field, e.Value, e.Reason)
+}
+
+// Unwrap returns ErrCorrupt.
+func (e *DecodeError) Unwrap() error { return ErrCorrupt }
+
+func decodeError(flag, field, value, reason string) *DecodeError {
+	if len(value) > 64 {
+		value = value[:64] + "…"
+	}
+	return &DecodeError{Flag: flag, Field: field, Value: value, Reason: reason}
+}
+
+// rawFlag is a flag as read from Redis, before decoding.
+type rawFlag struct {
+	key  string
+	hash map[string]string
+	envs map[string]rawEnv
+}
+
+type rawEnv struct {
+	hash    map[string]string
+	users   []string
+	regions []string
+}
+
+// decodeBool reads "true"/"false"; a missing field is false, as in the
+// tutorial. Anything else is an error: a flag stored as "yes" is not silently
+// off.
+func decodeBool(flag, field, v string, present bool) (bool, error) {
+	if !present {
+		return false, nil
+	}
+	switch v {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, decodeError(flag, field, v, `must be "true" or "false"`)
+}
+
+// decodePercent reads rolloutPercent as decimal text 0–100; missing is 0.
+func decodePercent(flag, field, v string, present bool) (int, error) {
+	if !present {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 || n > 100 {
+		return 0, decodeError(flag, field, v, "must be an integer from 0 to 100")
+	}
+	return n, nil
+}
+
+// decodeVersion reads the optional version counter this project adds.
+func decodeVersion(flag, v string, present bool) (int64, error) {
+	if !present {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, decodeError(flag, "version", v, "must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// decodeValue reads the payload: JSON text; missing, empty or "null" means
+// none.
+func decodeValue(flag, field, v string, present bool) (json.RawMessage, error) {
+	if !present || v == "" || v == "null" {
+		return nil, nil
+	}
+	if !json.Valid([]byte(v)) {
+		return nil, decodeError(flag, field, v, "is not valid JSON")
+	}
+	return json.RawMessage(v), nil
+}
+
+// decode turns what was read from Redis into a definition. It never panics on
+// any stored bytes (FuzzDecode checks).
+func (r rawFlag) decode() (evaluator.Flag, error) {
+	f := evaluator.Flag{
+		Key:          r.key,
+		Description:  r.hash["description"],
+		UpdatedAt:    r.hash["updatedAt"],
+		Environments: make(map[string]evaluator.Environment, len(r.envs)),
+	}
+	var err error
+	d, ok := r.hash["defaultEnabled"]
+	if f.DefaultEnabled, err = decodeBool(r.key, "defaultEnabled", d, ok); err != nil {
+		return evaluator.Flag{}, err
+	}
+	v, ok := r.hash["version"]
+	if f.Version, err = decodeVersion(r.key, v, ok); err != nil {
+		return evaluator.Flag{}, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
+		re := r.envs[name]
+		path := "environments." + name
+		if !evaluator.ValidName(name) {
+			return evaluator.Flag{}, decodeError(r.key, path, name, "is not a valid environment name")
+		}
+		var env evaluator.Environment
+		e, ok := re.hash["enabled"]
+		if env.Enabled, err = decodeBool(r.key, path+".enabled", e, ok); err != nil {
+			return evaluator.Flag{}, err
+		}
+		p, ok := re.hash["rolloutPercent"]
+		if env.RolloutPercent, err = decodePercent(r.key, path+".rolloutPercent", p, ok); err != nil {
+			return evaluator.Flag{}, err
+		}
+		val, ok := re.hash["value"]
+		if env.Value, err = decodeValue(r.key, path+".value", val, ok); err != nil {
+			return evaluator.Flag{}, err
+		}
+		env.UpdatedAt = re.hash["updatedAt"]
+		env.AllowlistUsers = sortedNonEmpty(re.users)
+		env.AllowlistRegions = sortedNonEmpty(re.regions)
+		f.Environments[name] = env
+	}
+	if err := evaluator.Validate(f); err != nil {
+		// Only reachable through data no writer of this layout produces
+		// (a key that is not a valid name); report it as corrupt.
+		return evaluator.Flag{}, decodeError(r.key, "flagKey", r.key, err.Error())
+	}
+	return f, nil
+}
+
+// sortedNonEmpty returns the members sorted, without the empty string (an
+// empty subject never matches, as no evaluation has one).
+func sortedNonEmpty(members []string) []string {
+	if len(members) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		if m != "" {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fingerprint is a hash of everything stored for the flag, used to tell
+// whether a flag changed between two loads without comparing definitions.
+func (r rawFlag) fingerprint() uint64 {
+	h := fnv.New64a()
+	writeHash := func(m map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			h.Write([]byte(k))
+			h.Write([]byte{0})
+			h.Write([]byte(m[k]))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	writeSet := func(s []string) {
+		for _, m := range slices.Sorted(slices.Values(s)) {
+			h.Write([]byte(m))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{2})
+	}
+	writeHash(r.hash)
+	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
+		e := r.envs[name]
+		h.Write([]byte(name))
+		h.Write([]byte{3})
+		writeHash(e.hash)
+		writeSet(e.users)
+		writeSet(e.regions)
+	}
+	return h.Sum64()
+}

@@ -1,0 +1,27 @@
+// Package store keeps flag definitions in Redis in the layout of the Redis
+// feature-flags tutorial (DESIGN §2), so that flags written by the tutorial's
+// application, by hand with redis-cli, or by this package read the same.
+//
+// With prefix P (default "feature-flags") and flag key K:
+//
+//	P:index                          set   every flag key
+//	P:flag:K                         hash  description, defaultEnabled, updatedAt, version
+//	P:flag:K:environments            set   environment names
+//	P:flag:K:environment:E           hash  enabled, rolloutPercent, value, updatedAt
+//	P:flag:K:environment:E:users     set   allowlisted subjects
+//	P:flag:K:environment:E:regions   set   allowlisted regions
+//	P:changes                        pub/sub channel of change notices
+//
+// Every write is one MULTI/EXEC: [Store.Upsert] deletes the flag's old keys
+// (old environments included), writes the new ones, bumps "version" and
+// publishes a [Change] on P:changes in the same transaction; [Store.Delete]
+// removes the index entry and every key and publishes too. Reads decode
+// leniently where the tutorial is lenient (missing optional fields) and
+// strictly where a value would change the meaning ("rolloutPercent" of "abc"),
+// returning a *DecodeError that names the flag and the field.
+//
+// A Store is safe for concurrent use; it holds no state besides the client.
+//
+//	s := store.New(rdb)
+//	stored, err := s.Upsert(ctx, evaluator.Flag{Key: "checkout-banner", DefaultEnabled: true, ...})
+package store

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisflags/redisflags/evaluator"
+)
+
+// loadBatch is how many flags one read transaction covers. A batch is one
+// round trip for the environment sets and one for everything else, so
+// loading N flags costs 1 + 2·⌈N/loadBatch⌉ round trips, whatever the number
+// of environments.
+const loadBatch = 256
+
+// maxLoadRetries bounds re-reads of a flag whose environments changed
+// between the two round trips of its batch.
+const maxLoadRetries = 5
+
+// Record is one flag as loaded: either Flag or Err is set. Err wraps
+// ErrCorrupt (a *DecodeError) when stored data does not parse, or ErrNotFound
+// when the flag is not stored. Fingerprint changes whenever anything stored
+// for the flag changes; equal fingerprints mean equal stored data.
+type Record struct {
+	Key         string
+	Flag        evaluator.Flag
+	Err         error
+	Fingerprint uint64
+}
+
+// Get loads one flag. It returns an error wrapping ErrNotFound when the flag
+// is not stored and a *DecodeError when its data does not parse.
+func (s *Store) Get(ctx context.Context, key string) (evaluator.Flag, error) {
+	if !evaluator.ValidName(key) {
+		return evaluator.Flag{}, fmt.Errorf("flag %q: %w", key, ErrNotFound)
+	}
+	recs, err := s.Load(ctx, key)
+	if err != nil {
+		return evaluator.Flag{}, err
+	}
+	return recs[0].Flag, recs[0].Err
+}
+
+// List loads every flag in the index, sorted by key. Flags whose data does
+// not parse are left out and reported together in the returned error (a
+// join of *DecodeError), next to the flags that did load.
+func (s *Store) List(ctx context.Context) ([]evaluator.Flag, error) {
+	recs, err := s.LoadAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var flags []evaluator.Flag
+	var errs []error
+	for _, r := range recs {
+		switch {
+		case r.Err == nil:
+			flags = append(flags, r.Flag)
+		case errors.Is(r.Err, ErrNotFound):
+			// In the index but gone: deleted while we read, or a stale index
+			// entry. Not a flag.
+		default:
+			errs = append(errs, r.Err)
+		}
+	}
+	return flags, errors.Join(errs...)
+}
+
+// LoadAll loads every flag in the index, sorted by key, in a bounded number
+// of round trips (see [Store.Load]). Index entries without a flag hash come
+// back with ErrNotFound.
+func (s *Store) LoadAll(ctx context.Context) ([]Record, error) {
+	members, err := s.rdb.SMembers(ctx, s.keys.index()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read flag index %s: %w", s.keys.index(), err)
+	}
+	return s.Load(ctx, members...)
+}
+
+// Load reads the named flags, one Record per key in sorted order, in
+// batches: per batch one pipelined round trip for the environment sets and
+// one MULTI/EXEC for the flag hashes, environment hashes and allowlists, so
+// each flag is read from one consistent moment.
+func (s *Store) Load(ctx context.Context, flagKeys ...string) ([]Record, error) {
+	flagKeys = slices.Clone(flagKeys)
+	slices.Sort(flagKeys)
+	flagKeys = slices.Compact(flagKeys)
+	out := make([]Record, 0, len(flagKeys))
+	for start := 0; start < len(flagKeys); start += loadBatch {
+		batch := flagKeys[start:min(start+loadBatch, len(flagKeys))]
+		recs, err := s.loadBatch(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, error) {
+	recs := make([]Record, len(flagKeys))
+	pending := make([]int, len(flagKeys))
+	for i, k := range flagKeys {
+		recs[i].Key = k
+		pending[i] = i
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == maxLoadRetries {
+			return nil, fmt.Errorf("load flags: environments kept changing while reading %q", flagKeys[pending[0]])
+		}
+		// Round trip 1: environment names.
+		envCmds := make([]*redis.StringSliceCmd, len(pending))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j, i := range pending {
+				envCmds[j] = p.SMembers(ctx, s.keys.envs(recs[i].Key))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load flags: %w", err)
+		}
+		// Round trip 2: everything else, and the environment sets again to
+		// see that they did not change in between.
+		type envReads struct {
+			name           string
+			hash           *redis.MapStringStringCmd
+			users, regions *redis.StringSliceCmd
+		}
+		type flagReads struct {
+			hash  *redis.MapStringStringCmd
+			names *redis.StringSliceCmd
+			envs  []envReads
+		}
+		reads := make([]flagReads, len(pending))
+		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for j, i := range pending {
+				key := recs[i].Key
+				r := &reads[j]
+				r.hash = p.HGetAll(ctx, s.keys.flag(key))
+				r.names = p.SMembers(ctx, s.keys.envs(key))
+				for _, name := range envCmds[j].Val() {
+					r.envs = append(r.envs, envReads{
+						name:    name,
+						hash:    p.HGetAll(ctx, s.keys.env(key, name)),
+						users:   p.SMembers(ctx, s.keys.users(key, name)),
+						regions: p.SMembers(ctx, s.keys.regions(key, name)),
+					})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load flags: %w", err)
+		}
+		var again []int
+		for j, i := range pending {
+			r := reads[j]
+			if !sameMembers(envCmds[j].Val(), r.names.Val()) {
+				again = append(again, i)
+				continue
+			}
+			raw := rawFlag{key: recs[i].Key, hash: r.hash.Val(), envs: make(map[string]rawEnv, len(r.envs))}
+			if len(raw.hash) == 0 {
+				recs[i].Err = fmt.Errorf("flag %q: %w", raw.key, ErrNotFound)
+				continue
+			}
+			for _, e := range r.envs {
+				raw.envs[e.name] = rawEnv{hash: e.hash.Val(), users: e.users.Val(), regions: e.regions.Val()}
+			}
+			recs[i].Fingerprint = raw.fingerprint()
+			recs[i].Flag, recs[i].Err = raw.decode()
+		}
+		pending = again
+	}
+	return recs, nil
+}
+
+func sameMembers(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
