@@ -133,3 +133,6 @@ func (e *CompiledEnvironment) Name() string { return e.name }
 
 // Payload returns the environment's decoded payload (read-only).
 func (e *CompiledEnvironment) Payload() *Payload { return &e.payload }
+
+// Percent returns the environment's rolloutPercent.
+func (e *CompiledEnvironment) Percent() int { return e.percent }

@@ -1,0 +1,111 @@
+package provider_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	of "github.com/open-feature/go-sdk/openfeature"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redisflags/redisflags/provider"
+)
+
+// referenceBucket computes the tutorial's bucket from its description,
+// independently of the evaluator package.
+func referenceBucket(flag, env, subject string) int {
+	sum := sha256.Sum256([]byte(flag + ":" + env + ":" + subject))
+	n, err := strconv.ParseUint(hex.EncodeToString(sum[:])[:8], 16, 32)
+	if err != nil {
+		panic(err)
+	}
+	return int(n % 100)
+}
+
+// bind registers p for a domain of its own and returns a client for it; the
+// provider is shut down when the test ends.
+func bind(t *testing.T, p *provider.Provider) *of.Client {
+	t.Helper()
+	domain := t.Name()
+	require.NoError(t, of.SetNamedProviderAndWait(domain, p))
+	t.Cleanup(p.Shutdown)
+	return of.NewClient(domain)
+}
+
+// eventLog records the events a client's provider emits.
+type eventLog struct {
+	mu     sync.Mutex
+	events []of.EventDetails
+	types  []of.EventType
+	ch     chan struct{}
+}
+
+func watchEvents(c *of.Client) *eventLog {
+	l := &eventLog{ch: make(chan struct{}, 1024)}
+	for _, t := range []of.EventType{of.ProviderReady, of.ProviderStale, of.ProviderError, of.ProviderConfigChange} {
+		cb := func(d of.EventDetails) {
+			l.mu.Lock()
+			l.events = append(l.events, d)
+			l.types = append(l.types, t)
+			l.mu.Unlock()
+			select {
+			case l.ch <- struct{}{}:
+			default:
+			}
+		}
+		c.AddHandler(t, &cb)
+	}
+	return l
+}
+
+// waitFor waits until an event of type t for which match returns true has
+// been recorded (match may be nil), and returns it.
+func (l *eventLog) waitFor(t *testing.T, typ of.EventType, within time.Duration, match func(of.EventDetails) bool) of.EventDetails {
+	t.Helper()
+	deadline := time.After(within)
+	seen := 0
+	for {
+		l.mu.Lock()
+		for ; seen < len(l.events); seen++ {
+			if l.types[seen] == typ && (match == nil || match(l.events[seen])) {
+				d := l.events[seen]
+				l.mu.Unlock()
+				return d
+			}
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.ch:
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no %s event within %v", typ, within)
+		}
+	}
+}
+
+func (l *eventLog) count(typ of.EventType) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, x := range l.types {
+		if x == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// eventually polls cond until it holds.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

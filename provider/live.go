@@ -1,0 +1,407 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	of "github.com/open-feature/go-sdk/openfeature"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisflags/redisflags/store"
+)
+
+// runner is one run of the background loop, from Init to Shutdown.
+type runner struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the loop has returned
+	loaded chan struct{} // closed at the first successful load
+	once   sync.Once
+}
+
+func (r *runner) markLoaded() { r.once.Do(func() { close(r.loaded) }) }
+
+// Init starts the provider (see InitWithContext).
+func (p *Provider) Init(of.EvaluationContext) error {
+	return p.InitWithContext(context.Background(), of.EvaluationContext{})
+}
+
+// InitWithContext loads every flag and starts keeping them fresh. It
+// returns when the first load is done; when Redis does not answer within the
+// init timeout (or ctx ends first) it returns an error, or nil when a
+// fallback file could be served instead, and keeps trying in the background:
+// the provider emits PROVIDER_READY when Redis answers.
+//
+// It may be called more than once (go-sdk calls it for every domain the
+// provider is bound to); later calls wait for the same first load. Init after
+// Shutdown starts again.
+func (p *Provider) InitWithContext(ctx context.Context, _ of.EvaluationContext) error {
+	p.mu.Lock()
+	r := p.run
+	if r == nil {
+		lctx, cancel := context.WithCancel(context.Background())
+		r = &runner{cancel: cancel, done: make(chan struct{}), loaded: make(chan struct{})}
+		p.run = r
+		go p.loop(lctx, r)
+	}
+	p.mu.Unlock()
+
+	timer := time.NewTimer(p.cfg.initTimeout)
+	defer timer.Stop()
+	var cause error
+	select {
+	case <-r.loaded:
+		return nil
+	case <-timer.C:
+		cause = fmt.Errorf("redisflags: Redis did not answer within %v", p.cfg.initTimeout)
+	case <-ctx.Done():
+		cause = fmt.Errorf("redisflags: init: %w", ctx.Err())
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.status == statusReady || p.status == statusStale {
+		return nil // loaded just now, or an earlier Init already succeeded
+	}
+	if p.cfg.fallbackFile != "" && !p.cfg.direct && p.snap.Load() == nil {
+		snap, err := readFallback(p.cfg.fallbackFile)
+		if err == nil {
+			p.snap.Store(snap)
+			p.status = statusStale
+			// The SDK marks the provider READY when Init returns nil; tell
+			// it right after that the flags are stale.
+			go func() {
+				select {
+				case <-time.After(100 * time.Millisecond):
+					p.mu.Lock()
+					if p.status == statusStale {
+						p.emit(of.ProviderStale, "serving flags from the fallback file "+p.cfg.fallbackFile+"; Redis does not answer", nil)
+					}
+					p.mu.Unlock()
+				case <-r.done:
+				}
+			}()
+			p.cfg.logger.Warn("redisflags: Redis does not answer; serving the fallback file", "file", p.cfg.fallbackFile)
+			return nil
+		}
+		cause = fmt.Errorf("%w (fallback file: %v)", cause, err)
+	}
+	p.status = statusError
+	return cause
+}
+
+// Shutdown stops the background loop and waits for it. It may be called
+// more than once.
+func (p *Provider) Shutdown() { _ = p.ShutdownWithContext(context.Background()) }
+
+// ShutdownWithContext is Shutdown, returning early with ctx's error when ctx
+// ends first (the loop still stops).
+func (p *Provider) ShutdownWithContext(ctx context.Context) error {
+	p.mu.Lock()
+	r := p.run
+	p.run = nil
+	p.status = statusNotReady
+	p.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.snap.Store(nil)
+	return nil
+}
+
+// loop keeps the provider connected: a session at a time, with backoff
+// between them, until ctx ends.
+func (p *Provider) loop(ctx context.Context, r *runner) {
+	defer close(r.done)
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		var err error
+		if p.cfg.direct {
+			err = p.directSession(ctx, r)
+		} else {
+			err = p.snapshotSession(ctx, r)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if p.markLost(err) {
+			backoff = minBackoff // it was up: retry soon
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(backoff*2, maxBackoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// markReady records a successful (re)load and tells the SDK when it does
+// not know yet: Init returning nil tells it READY for the first load.
+func (p *Provider) markReady(r *runner, changed []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.run != r {
+		return // shut down meanwhile
+	}
+	select {
+	case <-r.loaded:
+		if p.status != statusReady {
+			p.emit(of.ProviderReady, "redisflags: connected to Redis and flags reloaded", nil)
+		}
+		if len(changed) > 0 {
+			p.emit(of.ProviderConfigChange, "redisflags: flags changed while disconnected", changed)
+		}
+	default:
+		if p.status == statusStale || p.status == statusError {
+			// Init gave up (fallback or error) before this first load.
+			p.emit(of.ProviderReady, "redisflags: connected to Redis and flags loaded", nil)
+			if len(changed) > 0 {
+				p.emit(of.ProviderConfigChange, "redisflags: flags loaded", changed)
+			}
+		}
+	}
+	p.status = statusReady
+	r.markLoaded()
+}
+
+// markLost records a lost connection and reports it when it matters: it
+// returns whether the provider had been ready.
+func (p *Provider) markLost(err error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.status != statusReady {
+		return false
+	}
+	p.cfg.logger.Warn("redisflags: lost Redis; serving the last snapshot", "err", err)
+	p.status = statusStale
+	p.emit(of.ProviderStale, fmt.Sprintf("redisflags: lost Redis (%v); serving the last known flags", err), nil)
+	return true
+}
+
+// directSession checks that Redis answers, then checks again every health
+// interval.
+func (p *Provider) directSession(ctx context.Context, r *runner) error {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.initTimeout)
+		err := p.client.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			return err
+		}
+		p.markReady(r, nil)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(p.cfg.healthInterval):
+		}
+	}
+}
+
+// snapshotSession subscribes to change notices and keyspace notifications,
+// loads every flag, and then applies changes until the connection fails or
+// ctx ends. Subscribing before loading means no change made after the load
+// goes unnoticed.
+func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
+	ps := p.client.Subscribe(ctx)
+	defer ps.Close()
+	if err := ps.Subscribe(ctx, p.store.ChangesChannel()); err != nil {
+		return err
+	}
+	if err := ps.PSubscribe(ctx, p.store.KeyspacePattern()); err != nil {
+		return err
+	}
+	for range 2 {
+		msg, err := ps.ReceiveTimeout(ctx, p.cfg.initTimeout)
+		if err != nil {
+			return err
+		}
+		if _, ok := msg.(*redis.Subscription); !ok {
+			return fmt.Errorf("redisflags: unexpected %T while subscribing", msg)
+		}
+	}
+
+	changed, err := p.fullLoad(ctx)
+	if err != nil {
+		return err
+	}
+	p.markReady(r, changed)
+
+	items := make(chan any, 1024)
+	rctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.receive(rctx, ps, items) })
+	defer func() {
+		stop()
+		_ = ps.Close() // unblocks the receiver
+		wg.Wait()
+	}()
+
+	resync := time.NewTicker(p.cfg.resyncInterval)
+	defer resync.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-resync.C:
+			changed, err := p.fullLoad(ctx)
+			if err != nil {
+				return err
+			}
+			if len(changed) > 0 {
+				p.cfg.logger.Info("redisflags: resync found changes", "flags", changed)
+				p.emit(of.ProviderConfigChange, "redisflags: flags changed (found by resync)", changed)
+			}
+		case it := <-items:
+			keys := map[string]struct{}{}
+			if err := p.collect(it, keys); err != nil {
+				return err
+			}
+			// Take whatever else has arrived, so a burst costs one reload.
+			for more := true; more; {
+				select {
+				case it := <-items:
+					if err := p.collect(it, keys); err != nil {
+						return err
+					}
+				default:
+					more = false
+				}
+			}
+			if len(keys) == 0 {
+				continue
+			}
+			if err := p.reload(ctx, keys); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// collect adds the flag key a notification is about; an error item ends
+// the session.
+func (p *Provider) collect(it any, keys map[string]struct{}) error {
+	switch m := it.(type) {
+	case error:
+		return m
+	case *redis.Message:
+		if m.Channel == p.store.ChangesChannel() {
+			c, err := store.ParseChange(m.Payload)
+			if err != nil {
+				p.cfg.logger.Warn("redisflags: ignoring a malformed change notice", "err", err)
+				return nil
+			}
+			keys[c.FlagKey] = struct{}{}
+		} else if k, ok := p.store.FlagKeyOfNotification(m.Channel); ok {
+			keys[k] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// receive forwards messages and the first error from the subscription,
+// PINGing over it when it has been silent for a health interval: a PING left
+// unanswered for another interval is an error.
+func (p *Provider) receive(ctx context.Context, ps *redis.PubSub, items chan<- any) {
+	send := func(it any) bool {
+		select {
+		case items <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	pinged := false
+	for ctx.Err() == nil {
+		msg, err := ps.ReceiveTimeout(ctx, p.cfg.healthInterval)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				pinged = true
+				if err := ps.Ping(ctx); err == nil {
+					continue
+				}
+			}
+			send(fmt.Errorf("redisflags: change subscription: %w", err))
+			return
+		}
+		pinged = false
+		switch msg.(type) {
+		case *redis.Message:
+			if !send(msg) {
+				return
+			}
+		}
+	}
+}
+
+// fullLoad loads every flag, swaps in the new snapshot and returns the keys
+// that differ from the previous one (none on the first load).
+func (p *Provider) fullLoad(ctx context.Context) ([]string, error) {
+	recs, err := p.store.LoadAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	next := fullSnapshot(recs)
+	old := p.snap.Load()
+	var changed []string
+	if old != nil {
+		changed = diff(old, next)
+	}
+	p.snap.Store(next)
+	p.logCorrupt(recs)
+	p.saveFallback(next)
+	return changed, nil
+}
+
+// reload reloads the named flags and emits the change.
+func (p *Provider) reload(ctx context.Context, keys map[string]struct{}) error {
+	list := make([]string, 0, len(keys))
+	for k := range keys {
+		list = append(list, k)
+	}
+	recs, err := p.store.Load(ctx, list...)
+	if err != nil {
+		return err
+	}
+	old := p.snap.Load()
+	if old == nil {
+		return nil
+	}
+	next, changed := old.apply(recs)
+	if len(changed) == 0 {
+		return nil
+	}
+	p.snap.Store(next)
+	p.logCorrupt(recs)
+	p.saveFallback(next)
+	p.emit(of.ProviderConfigChange, "redisflags: flags changed", changed)
+	return nil
+}
+
+func (p *Provider) logCorrupt(recs []store.Record) {
+	for _, r := range recs {
+		if r.Err != nil && !errors.Is(r.Err, store.ErrNotFound) {
+			p.cfg.logger.Warn("redisflags: flag does not parse; it resolves with PARSE_ERROR", "flag", r.Key, "err", r.Err)
+		}
+	}
+}

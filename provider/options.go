@@ -1,0 +1,124 @@
+package provider
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/redisflags/redisflags/store"
+)
+
+// Option configures a Provider.
+type Option func(*config)
+
+type config struct {
+	environment    string
+	prefix         string
+	direct         bool
+	resyncInterval time.Duration
+	initTimeout    time.Duration
+	healthInterval time.Duration
+	fallbackFile   string
+	contextKind    string
+	logger         *slog.Logger
+}
+
+func defaultConfig() config {
+	return config{
+		environment:    "production",
+		prefix:         store.DefaultKeyPrefix,
+		resyncInterval: 30 * time.Second,
+		initTimeout:    5 * time.Second,
+		healthInterval: time.Second,
+		contextKind:    "user",
+		logger:         slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithEnvironment sets the environment evaluated when the evaluation context
+// has no "environment" attribute. Default: "production".
+func WithEnvironment(name string) Option {
+	return func(c *config) {
+		if name != "" {
+			c.environment = name
+		}
+	}
+}
+
+// WithKeyPrefix sets the Redis key prefix. Default: "feature-flags", the
+// tutorial's. See [store.WithKeyPrefix] for Redis Cluster.
+func WithKeyPrefix(prefix string) Option {
+	return func(c *config) {
+		if prefix != "" {
+			c.prefix = prefix
+		}
+	}
+}
+
+// WithDirectReads switches the provider to direct reads: no snapshot, one
+// Redis round trip per evaluation that touches only the requested
+// environment's keys. Default: off (live snapshot).
+func WithDirectReads() Option {
+	return func(c *config) { c.direct = true }
+}
+
+// WithResyncInterval sets how often the snapshot is reloaded in full and
+// compared with the one in memory, the safety net for writers that publish
+// no change notice (the tutorial's application, redis-cli) on servers
+// without keyspace notifications. Default: 30s. Values under 10ms are raised
+// to 10ms.
+func WithResyncInterval(d time.Duration) Option {
+	return func(c *config) { c.resyncInterval = max(d, 10*time.Millisecond) }
+}
+
+// WithInitTimeout bounds how long Init waits for the first load (or, with
+// direct reads, the first PING). After it, Init returns an error (or, with a
+// fallback file, serves the file's flags) and keeps trying in the
+// background. Default: 5s.
+func WithInitTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.initTimeout = d
+		}
+	}
+}
+
+// WithHealthInterval sets how long the change subscription may stay silent
+// before the provider PINGs Redis over it; an unanswered PING one interval
+// later marks the provider stale. A closed connection is noticed at once,
+// whatever this is. Default: 1s.
+func WithHealthInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.healthInterval = d
+		}
+	}
+}
+
+// WithFallbackFile names a file the provider writes (atomically) after each
+// successful load and reads on a cold start when Redis does not answer
+// within the init timeout, so that it serves the last known flags, reporting
+// PROVIDER_STALE, instead of defaults. Default: none.
+func WithFallbackFile(path string) Option {
+	return func(c *config) { c.fallbackFile = path }
+}
+
+// WithContextKind sets which context kind of a LaunchDarkly-shaped
+// multi-context ("kind": "multi") gives the subject and region. Default:
+// "user".
+func WithContextKind(kind string) Option {
+	return func(c *config) {
+		if kind != "" {
+			c.contextKind = kind
+		}
+	}
+}
+
+// WithLogger sets where the provider logs connection changes and reloads.
+// Default: nothing is logged. Evaluations never log.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package provider
+
+import (
+	"sync"
+	"sync/atomic"
+
+	of "github.com/open-feature/go-sdk/openfeature"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisflags/redisflags/store"
+)
+
+// Name is the provider name reported in metadata and events.
+const Name = "redisflags"
+
+// Provider is an OpenFeature provider serving flags stored in Redis in the
+// tutorial's layout. Create it with [New]; it is safe for concurrent use.
+// The caller keeps ownership of the Redis client and closes it after
+// Shutdown.
+type Provider struct {
+	cfg    config
+	client redis.UniversalClient
+	store  *store.Store
+
+	// snap is the live snapshot; nil until the first load. Evaluations only
+	// Load it; the background loop is its only writer.
+	snap atomic.Pointer[snapshot]
+
+	// events is never closed: go-sdk may listen to it across Shutdown and
+	// a later Init.
+	events chan of.Event
+
+	mu     sync.Mutex // guards the fields below
+	run    *runner    // the background loop; nil when not started
+	status status     // what the SDK was last told
+}
+
+// status is the provider state as last reported to the SDK.
+type status int
+
+const (
+	statusNotReady status = iota // Init not returned yet, or shut down
+	statusReady
+	statusStale
+	statusError // Init returned an error
+)
+
+var (
+	_ of.FeatureProvider          = (*Provider)(nil)
+	_ of.StateHandler             = (*Provider)(nil)
+	_ of.ContextAwareStateHandler = (*Provider)(nil)
+	_ of.EventHandler             = (*Provider)(nil)
+)
+
+// New returns a provider over client. Nothing touches Redis until the
+// OpenFeature SDK calls Init (through SetProvider or SetProviderAndWait).
+func New(client redis.UniversalClient, opts ...Option) *Provider {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &Provider{
+		cfg:    cfg,
+		client: client,
+		store:  store.New(client, store.WithKeyPrefix(cfg.prefix)),
+		events: make(chan of.Event, 256),
+	}
+}
+
+// Metadata returns the provider's name.
+func (p *Provider) Metadata() of.Metadata { return of.Metadata{Name: Name} }
+
+// Hooks returns no hooks.
+func (p *Provider) Hooks() []of.Hook { return nil }
+
+// EventChannel returns the channel of provider events: READY after a
+// recovery, STALE when Redis is lost, CONFIGURATION_CHANGED listing the
+// changed flag keys. It is never closed.
+func (p *Provider) EventChannel() <-chan of.Event { return p.events }
+
+func (p *Provider) emit(t of.EventType, msg string, flags []string) {
+	e := of.Event{ProviderName: Name, EventType: t, ProviderEventDetails: of.ProviderEventDetails{Message: msg, FlagChanges: flags}}
+	select {
+	case p.events <- e:
+	default:
+		// Nobody has read 256 events: the SDK is not listening. Dropping
+		// keeps the refresher from blocking; the snapshot is still current.
+		p.cfg.logger.Warn("redisflags: event dropped, nobody is reading the event channel", "event", t)
+	}
+}

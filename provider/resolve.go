@@ -1,0 +1,211 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	of "github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/store"
+)
+
+// The variants of a tutorial flag.
+const (
+	VariantOn  = "on"
+	VariantOff = "off"
+)
+
+// evaluation is one flag evaluated, before it is typed.
+type evaluation struct {
+	result   evaluator.Result
+	payload  *evaluator.Payload // nil when there is none
+	metadata map[string]any     // shared, read-only
+	err      *of.ResolutionError
+}
+
+// evaluate finds the flag and runs the evaluator, from the snapshot or, with
+// direct reads, from Redis.
+func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedContext) evaluation {
+	t, err := p.targetOf(fc)
+	if err != nil {
+		e := of.NewInvalidContextResolutionError(fmt.Sprintf("flag %q: %v", flag, err))
+		return evaluation{err: &e}
+	}
+	if p.cfg.direct {
+		return p.evaluateDirect(ctx, flag, t)
+	}
+	snap := p.snap.Load()
+	if snap == nil {
+		e := of.NewProviderNotReadyResolutionError("redisflags: no flags loaded yet")
+		return evaluation{err: &e}
+	}
+	ent, ok := snap.flags[flag]
+	if !ok {
+		e := of.NewFlagNotFoundResolutionError(fmt.Sprintf("flag %q is not in Redis under prefix %q", flag, p.cfg.prefix))
+		return evaluation{err: &e}
+	}
+	if ent.err != nil {
+		e := of.NewParseErrorResolutionError(ent.err.Error())
+		return evaluation{err: &e}
+	}
+	c := ent.compiled
+	r := c.Evaluate(evaluator.Input{Environment: t.environment, Subject: t.subject, Region: t.region})
+	ev := evaluation{result: r}
+	if r.Err != evaluator.NoError {
+		e := of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q rolls out to %d%% in %q and needs a targeting key", flag, c.Environment(t.environment).Percent(), t.environment))
+		ev.err = &e
+		return ev
+	}
+	ev.metadata = c.Metadata(t.environment, r.Outcome)
+	if env := c.Environment(t.environment); env != nil {
+		ev.payload = env.Payload()
+	}
+	return ev
+}
+
+// evaluateDirect reads the facts of this one evaluation from Redis.
+func (p *Provider) evaluateDirect(ctx context.Context, flag string, t target) evaluation {
+	facts, err := p.store.ReadFacts(ctx, flag, t.environment, t.subject, t.region)
+	if err != nil {
+		var e of.ResolutionError
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			e = of.NewFlagNotFoundResolutionError(fmt.Sprintf("flag %q is not in Redis under prefix %q", flag, p.cfg.prefix))
+		case errors.Is(err, store.ErrCorrupt):
+			e = of.NewParseErrorResolutionError(err.Error())
+		default:
+			e = of.NewGeneralResolutionError(err.Error())
+		}
+		return evaluation{err: &e}
+	}
+	r := evaluator.Decide(facts.Facts)
+	ev := evaluation{result: r}
+	if r.Err != evaluator.NoError {
+		e := of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q rolls out to %d%% in %q and needs a targeting key", flag, facts.Percent, t.environment))
+		ev.err = &e
+		return ev
+	}
+	ev.metadata = evaluator.Metadata(t.environment, r.Outcome, facts.Version)
+	if len(facts.Value) > 0 {
+		payload, err := evaluator.DecodePayload(facts.Value)
+		if err != nil {
+			e := of.NewParseErrorResolutionError(fmt.Sprintf("flag %q: stored value in %q: %v", flag, t.environment, err))
+			return evaluation{err: &e}
+		}
+		ev.payload = &payload
+	}
+	return ev
+}
+
+// detail maps an evaluator outcome onto OpenFeature (DESIGN §4): the one
+// place reasons and variants are decided.
+func (ev *evaluation) detail() of.ProviderResolutionDetail {
+	if ev.err != nil {
+		return of.ProviderResolutionDetail{ResolutionError: *ev.err, Reason: of.ErrorReason}
+	}
+	d := of.ProviderResolutionDetail{Variant: VariantOff, FlagMetadata: ev.metadata}
+	if ev.result.On {
+		d.Variant = VariantOn
+	}
+	switch ev.result.Outcome {
+	case evaluator.FlagDisabled, evaluator.EnvironmentDisabled:
+		d.Reason = of.DisabledReason
+	case evaluator.EnvironmentMissing:
+		d.Reason = of.DefaultReason
+	case evaluator.AllowlistUser, evaluator.AllowlistRegion:
+		d.Reason = of.TargetingMatchReason
+	case evaluator.RolloutHit, evaluator.RolloutMiss:
+		if ev.result.Percent > 0 && ev.result.Percent < 100 {
+			d.Reason = of.SplitReason
+		} else {
+			d.Reason = of.DefaultReason
+		}
+	}
+	return d
+}
+
+// typed is how one OpenFeature type is read from a payload.
+type typed[T any] struct {
+	name string
+	from func(*evaluator.Payload) (T, bool)
+}
+
+// resolve is the one generic resolution behind the five typed methods: a
+// flag that is off, or on without a payload, resolves to the caller's
+// default; on with a payload of the asked type resolves to the payload; on
+// with another type is TYPE_MISMATCH.
+func resolve[T any](p *Provider, ctx context.Context, flag string, def T, fc of.FlattenedContext, t typed[T]) (T, of.ProviderResolutionDetail) {
+	ev := p.evaluate(ctx, flag, fc)
+	d := ev.detail()
+	if ev.err != nil || !ev.result.On {
+		return def, d
+	}
+	if ev.payload == nil || ev.payload.Kind == evaluator.KindNone {
+		d.Reason = of.DefaultReason
+		return def, d
+	}
+	v, ok := t.from(ev.payload)
+	if !ok {
+		return def, of.ProviderResolutionDetail{
+			ResolutionError: of.NewTypeMismatchResolutionError(fmt.Sprintf(
+				"flag %q: payload in %q is a %s, not %s", flag, ev.metadata["environment"], ev.payload.Kind, t.name)),
+			Reason: of.ErrorReason,
+		}
+	}
+	return v, d
+}
+
+var (
+	asString = typed[string]{"a string", func(p *evaluator.Payload) (string, bool) { return p.String, p.Kind == evaluator.KindString }}
+	asFloat  = typed[float64]{"a number", func(p *evaluator.Payload) (float64, bool) { return p.Float, p.Kind == evaluator.KindNumber }}
+	asInt    = typed[int64]{"an integer", func(p *evaluator.Payload) (int64, bool) { return p.Int, p.Kind == evaluator.KindNumber && p.IsInt }}
+	asObject = typed[any]{"an object or array", func(p *evaluator.Payload) (any, bool) {
+		if p.Kind != evaluator.KindObject && p.Kind != evaluator.KindArray {
+			return nil, false
+		}
+		return p.ObjectCopy(), true
+	}}
+)
+
+// BooleanEvaluation returns true when the flag is on for the context (the
+// payload plays no part).
+func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool, fc of.FlattenedContext) of.BoolResolutionDetail {
+	ev := p.evaluate(ctx, flag, fc)
+	d := ev.detail()
+	v := def
+	if ev.err == nil {
+		v = ev.result.On
+	}
+	return of.BoolResolutionDetail{Value: v, ProviderResolutionDetail: d}
+}
+
+// StringEvaluation returns the payload when the flag is on and its payload
+// is a JSON string.
+func (p *Provider) StringEvaluation(ctx context.Context, flag string, def string, fc of.FlattenedContext) of.StringResolutionDetail {
+	v, d := resolve(p, ctx, flag, def, fc, asString)
+	return of.StringResolutionDetail{Value: v, ProviderResolutionDetail: d}
+}
+
+// FloatEvaluation returns the payload when the flag is on and its payload
+// is a JSON number.
+func (p *Provider) FloatEvaluation(ctx context.Context, flag string, def float64, fc of.FlattenedContext) of.FloatResolutionDetail {
+	v, d := resolve(p, ctx, flag, def, fc, asFloat)
+	return of.FloatResolutionDetail{Value: v, ProviderResolutionDetail: d}
+}
+
+// IntEvaluation returns the payload when the flag is on and its payload is
+// a whole JSON number within int64.
+func (p *Provider) IntEvaluation(ctx context.Context, flag string, def int64, fc of.FlattenedContext) of.IntResolutionDetail {
+	v, d := resolve(p, ctx, flag, def, fc, asInt)
+	return of.IntResolutionDetail{Value: v, ProviderResolutionDetail: d}
+}
+
+// ObjectEvaluation returns a deep copy of the payload (map[string]any or
+// []any, numbers as float64) when the flag is on and its payload is a JSON
+// object or array. The caller owns the copy.
+func (p *Provider) ObjectEvaluation(ctx context.Context, flag string, def any, fc of.FlattenedContext) of.InterfaceResolutionDetail {
+	v, d := resolve(p, ctx, flag, def, fc, asObject)
+	return of.InterfaceResolutionDetail{Value: v, ProviderResolutionDetail: d}
+}

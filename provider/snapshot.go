@@ -1,0 +1,107 @@
+package provider
+
+import (
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/store"
+)
+
+// snapshot is every flag of one key prefix, compiled. It is immutable once
+// published through Provider.snap: the refresher builds a new one for every
+// change (copy on write) and evaluations read whichever one they loaded,
+// without locks.
+type snapshot struct {
+	flags map[string]*entry
+}
+
+// entry is one flag: compiled, or the error that stops it from compiling
+// (served as PARSE_ERROR for this flag only).
+type entry struct {
+	compiled    *evaluator.Compiled
+	err         error
+	fingerprint uint64
+}
+
+func newEntry(r store.Record) *entry {
+	if r.Err != nil {
+		return &entry{err: r.Err, fingerprint: r.Fingerprint}
+	}
+	c, err := evaluator.Compile(r.Flag)
+	if err != nil {
+		return &entry{err: err, fingerprint: r.Fingerprint}
+	}
+	return &entry{compiled: c, fingerprint: r.Fingerprint}
+}
+
+// fullSnapshot builds a snapshot from a complete load. Index entries whose
+// flag is gone are left out.
+func fullSnapshot(recs []store.Record) *snapshot {
+	s := &snapshot{flags: make(map[string]*entry, len(recs))}
+	for _, r := range recs {
+		if errors.Is(r.Err, store.ErrNotFound) {
+			continue
+		}
+		s.flags[r.Key] = newEntry(r)
+	}
+	return s
+}
+
+// diff returns the keys whose stored data differs between old and next.
+func diff(old, next *snapshot) []string {
+	var changed []string
+	for k, e := range next.flags {
+		if o, ok := old.flags[k]; !ok || o.fingerprint != e.fingerprint {
+			changed = append(changed, k)
+		}
+	}
+	for k := range old.flags {
+		if _, ok := next.flags[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+// apply returns a new snapshot with the reloaded records applied (ErrNotFound
+// removes the flag) and the keys that changed. When nothing changed it
+// returns old itself.
+func (old *snapshot) apply(recs []store.Record) (*snapshot, []string) {
+	var changed []string
+	var next *snapshot
+	for _, r := range recs {
+		o, had := old.flags[r.Key]
+		gone := errors.Is(r.Err, store.ErrNotFound)
+		if (gone && !had) || (had && !gone && o.fingerprint == r.Fingerprint) {
+			continue
+		}
+		if next == nil {
+			next = &snapshot{flags: maps.Clone(old.flags)}
+		}
+		if gone {
+			delete(next.flags, r.Key)
+		} else {
+			next.flags[r.Key] = newEntry(r)
+		}
+		changed = append(changed, r.Key)
+	}
+	if next == nil {
+		return old, nil
+	}
+	return next, changed
+}
+
+// definitions returns the definitions of every flag that compiled, sorted
+// by key (for the fallback file).
+func (s *snapshot) definitions() []evaluator.Flag {
+	out := make([]evaluator.Flag, 0, len(s.flags))
+	for _, k := range slices.Sorted(maps.Keys(s.flags)) {
+		if e := s.flags[k]; e.compiled != nil {
+			out = append(out, e.compiled.Definition())
+		}
+	}
+	return out
+}
