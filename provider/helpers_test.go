@@ -3,8 +3,10 @@ package provider_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,10 +31,18 @@ func referenceBucket(flag, env, subject string) int {
 // provider is shut down when the test ends.
 func bind(t *testing.T, p *provider.Provider) *of.Client {
 	t.Helper()
-	domain := t.Name()
+	domain := newDomain(t)
 	require.NoError(t, of.SetNamedProviderAndWait(domain, p))
 	t.Cleanup(p.Shutdown)
 	return of.NewClient(domain)
+}
+
+var domains atomic.Int64
+
+// newDomain returns an OpenFeature domain no other test (or -count run)
+// uses, so that no test replaces another's provider.
+func newDomain(t *testing.T) string {
+	return fmt.Sprintf("%s#%d", t.Name(), domains.Add(1))
 }
 
 // eventLog records the events a client's provider emits.
