@@ -181,6 +181,7 @@ func TestRedisKilledDuringLoad(t *testing.T) {
 	t.Logf("%d evaluations during the outage test, %d failures", evals.Load(), failures.Load())
 	assert.Zero(t, failures.Load(), "flags already loaded keep answering")
 	assert.Greater(t, evals.Load(), int64(1000))
+	assert.Equal(t, 1, events.count(of.ProviderStale), "one outage, one STALE")
 	eventually(t, 2*time.Second, "change made while disconnected is served", func() bool {
 		return isOn(ctx, c, "flag-3", "bob") && !isOn(ctx, c, "flag-3", "alice")
 	})
