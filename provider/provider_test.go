@@ -280,3 +280,25 @@ func TestLaunchDarklyShapedContexts(t *testing.T) {
 		}
 	})
 }
+
+func TestSnapshotBooleanDoesNotAllocate(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	_, err := store.New(rdb).Upsert(t.Context(), evaluator.Flag{Key: "f", DefaultEnabled: true, Environments: map[string]evaluator.Environment{
+		"production": {Enabled: true, RolloutPercent: 25, AllowlistUsers: []string{"u"}, Value: json.RawMessage(`{"a":1}`)}}})
+	require.NoError(t, err)
+	p := provider.New(rdb)
+	require.NoError(t, p.Init(of.EvaluationContext{}))
+	defer p.Shutdown()
+	ctx := t.Context()
+	for _, fc := range []of.FlattenedContext{
+		{"targetingKey": "someone", "region": "eu"},
+		{"targetingKey": "u"},
+		{"kind": "multi", "user": map[string]any{"key": "someone"}},
+	} {
+		var d of.BoolResolutionDetail
+		allocs := testing.AllocsPerRun(1000, func() { d = p.BooleanEvaluation(ctx, "f", false, fc) })
+		require.NoError(t, d.Error())
+		assert.Zero(t, allocs, "context %v", fc)
+	}
+}
