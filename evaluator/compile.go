@@ -17,8 +17,8 @@ type CompiledEnvironment struct {
 	name     string
 	enabled  bool
 	percent  int
-	users    map[string]struct{}
-	regions  map[string]struct{}
+	users    stringSet
+	regions  stringSet
 	payload  Payload
 	metadata [numOutcomes]map[string]any
 }
@@ -48,8 +48,8 @@ func Compile(f Flag) (*Compiled, error) {
 			name:    name,
 			enabled: env.Enabled,
 			percent: env.RolloutPercent,
-			users:   toSet(env.AllowlistUsers),
-			regions: toSet(env.AllowlistRegions),
+			users:   newStringSet(env.AllowlistUsers),
+			regions: newStringSet(env.AllowlistRegions),
 			payload: payload,
 		}
 		for o := FlagDisabled; o < numOutcomes; o++ {
@@ -72,16 +72,6 @@ func Metadata(environment string, o Outcome, version int64) map[string]any {
 	return m
 }
 
-func toSet(items []string) map[string]struct{} {
-	if len(items) == 0 {
-		return nil
-	}
-	s := make(map[string]struct{}, len(items))
-	for _, it := range items {
-		s[it] = struct{}{}
-	}
-	return s
-}
 
 // Key returns the flag key.
 func (c *Compiled) Key() string { return c.key }
@@ -97,6 +87,14 @@ func (c *Compiled) Environment(name string) *CompiledEnvironment { return c.envs
 
 // Evaluate runs the evaluation steps for in. It does not allocate.
 func (c *Compiled) Evaluate(in Input) Result {
+	r, _ := c.EvaluateEnv(in)
+	return r
+}
+
+// EvaluateEnv is Evaluate that also returns the environment it evaluated
+// (nil when the flag has none of that name), so that callers reach its
+// payload and metadata without a second lookup. It does not allocate.
+func (c *Compiled) EvaluateEnv(in Input) (Result, *CompiledEnvironment) {
 	env := c.envs[in.Environment]
 	f := Facts{
 		FlagKey:        c.key,
@@ -108,14 +106,10 @@ func (c *Compiled) Evaluate(in Input) Result {
 		f.EnvFound = true
 		f.EnvEnabled = env.enabled
 		f.Percent = env.percent
-		if in.Subject != "" {
-			_, f.UserListed = env.users[in.Subject]
-		}
-		if in.Region != "" {
-			_, f.RegionListed = env.regions[in.Region]
-		}
+		f.UserListed = in.Subject != "" && env.users.has(in.Subject)
+		f.RegionListed = !f.UserListed && in.Region != "" && env.regions.has(in.Region)
 	}
-	return Decide(f)
+	return Decide(f), env
 }
 
 // Metadata returns the shared, read-only metadata for an outcome in the
@@ -126,6 +120,15 @@ func (c *Compiled) Metadata(environment string, o Outcome) map[string]any {
 		return env.metadata[o]
 	}
 	return Metadata(environment, o, c.version)
+}
+
+// Metadata returns the shared, read-only metadata of an outcome in this
+// environment.
+func (e *CompiledEnvironment) Metadata(o Outcome) map[string]any {
+	if o < numOutcomes {
+		return e.metadata[o]
+	}
+	return nil
 }
 
 // Name returns the environment name.

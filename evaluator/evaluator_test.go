@@ -339,3 +339,21 @@ func FuzzParseFlag(f *testing.F) {
 		}
 	})
 }
+
+func TestLargeAllowlists(t *testing.T) {
+	f := banner()
+	env := f.Environments["production"]
+	env.AllowlistUsers = nil
+	for i := range 100 {
+		env.AllowlistUsers = append(env.AllowlistUsers, fmt.Sprintf("vip-%d", i))
+	}
+	env.AllowlistRegions = []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "us-west"}
+	f.Environments["production"] = env
+	c, err := evaluator.Compile(f)
+	require.NoError(t, err)
+	for i := range 100 {
+		assert.Equal(t, evaluator.AllowlistUser, c.Evaluate(evaluator.Input{Environment: "production", Subject: fmt.Sprintf("vip-%d", i)}).Outcome)
+	}
+	assert.Equal(t, evaluator.AllowlistRegion, c.Evaluate(evaluator.Input{Environment: "production", Subject: "vip-100", Region: "us-west"}).Outcome)
+	assert.NotEqual(t, evaluator.AllowlistUser, c.Evaluate(evaluator.Input{Environment: "production", Subject: "vip-100"}).Outcome)
+}

@@ -21,6 +21,7 @@ var (
 	boolSink   of.BoolResolutionDetail
 	objectSink of.InterfaceResolutionDetail
 	errSink    error
+	resultSink evaluator.Result
 )
 
 // benchFlag is the shape every evaluation benchmark uses: a 25% rollout
@@ -49,6 +50,17 @@ func BenchmarkProvider(b *testing.B) {
 	snap := startedProvider(b, rdb)
 	ctx := context.Background()
 	rollout := of.FlattenedContext{"targetingKey": "user-98765", "region": "eu-central"}
+	// The reference for the snapshot path: the evaluator alone on the same
+	// flag and input (BenchmarkEvaluate's work), measured in the same run.
+	compiled, err := evaluator.Compile(benchFlag())
+	require.NoError(b, err)
+	in := evaluator.Input{Environment: "production", Subject: "user-98765", Region: "eu-central"}
+	b.Run("EvaluatorReferenceNoAlloc", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			resultSink = compiled.Evaluate(in)
+		}
+	})
 	b.Run("SnapshotBooleanNoAlloc", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

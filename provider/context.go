@@ -24,50 +24,75 @@ type target struct {
 //
 // An attribute of the wrong type is an INVALID_CONTEXT error naming it. It
 // does not allocate on success.
-func (p *Provider) targetOf(fc openfeature.FlattenedContext) (target, error) {
-	t := target{environment: p.cfg.environment}
+func (p *Provider) targetOf(fc openfeature.FlattenedContext, t *target) error {
+	t.environment = p.cfg.environment
+	// left counts attributes not looked at yet: once every attribute has
+	// been found, the remaining lookups are skipped (the common contexts,
+	// a targeting key with or without a region, need one or two).
+	left := len(fc)
 	var err error
-	if t.subject, err = stringAttr(fc, openfeature.TargetingKey); err != nil {
-		return t, err
+	if t.subject, err = lookup(fc, openfeature.TargetingKey, &left); err != nil {
+		return err
 	}
 	if t.subject == "" {
-		if t.subject, err = stringAttr(fc, "key"); err != nil {
-			return t, err
+		if t.subject, err = lookup(fc, "key", &left); err != nil {
+			return err
 		}
 	}
-	if t.region, err = stringAttr(fc, "region"); err != nil {
-		return t, err
+	if t.region, err = lookup(fc, "region", &left); err != nil {
+		return err
 	}
-	if env, err := stringAttr(fc, "environment"); err != nil {
-		return t, err
+	if env, err := lookup(fc, "environment", &left); err != nil {
+		return err
 	} else if env != "" {
 		t.environment = env
 	}
-	if t.subject != "" && t.region != "" {
-		return t, nil
+	if left == 0 || (t.subject != "" && t.region != "") {
+		return nil
 	}
 	if kind, _ := fc["kind"].(string); kind != "multi" {
-		return t, nil
+		return nil
 	}
 	raw, ok := fc[p.cfg.contextKind]
 	if !ok {
-		return t, nil
+		return nil
 	}
 	inner, ok := raw.(map[string]any)
 	if !ok {
-		return t, fmt.Errorf("context attribute %q must be an object (a context of kind %q), got %T", p.cfg.contextKind, p.cfg.contextKind, raw)
+		return fmt.Errorf("context attribute %q must be an object (a context of kind %q), got %T", p.cfg.contextKind, p.cfg.contextKind, raw)
 	}
 	if t.subject == "" {
 		if t.subject, err = stringAttr(inner, "key"); err != nil {
-			return t, fmt.Errorf("%s.%w", p.cfg.contextKind, err)
+			return fmt.Errorf("%s.%w", p.cfg.contextKind, err)
 		}
 	}
 	if t.region == "" {
 		if t.region, err = stringAttr(inner, "region"); err != nil {
-			return t, fmt.Errorf("%s.%w", p.cfg.contextKind, err)
+			return fmt.Errorf("%s.%w", p.cfg.contextKind, err)
 		}
 	}
-	return t, nil
+	return nil
+}
+
+// lookup is stringAttr that skips the lookup when no attribute is left and
+// counts the ones it finds.
+func lookup(m map[string]any, name string, left *int) (string, error) {
+	if *left == 0 {
+		return "", nil
+	}
+	v, ok := m[name]
+	if !ok {
+		return "", nil
+	}
+	*left--
+	if v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s must be a string, got %T", name, v)
+	}
+	return s, nil
 }
 
 // stringAttr returns a string attribute; absent or nil is "", another type

@@ -27,42 +27,51 @@ type evaluation struct {
 
 // evaluate finds the flag and runs the evaluator, from the snapshot or, with
 // direct reads, from Redis.
-func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedContext) evaluation {
-	t, err := p.targetOf(fc)
-	if err != nil {
+//
+// It fills *ev rather than returning it: the hot path copies nothing it
+// does not have to.
+func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedContext, ev *evaluation) {
+	var t target
+	if err := p.targetOf(fc, &t); err != nil {
 		e := of.NewInvalidContextResolutionError(fmt.Sprintf("flag %q: %v", flag, err))
-		return evaluation{err: &e}
+		ev.err = &e
+		return
 	}
 	if p.cfg.direct {
-		return p.evaluateDirect(ctx, flag, t)
+		*ev = p.evaluateDirect(ctx, flag, t)
+		return
 	}
 	snap := p.snap.Load()
 	if snap == nil {
 		e := of.NewProviderNotReadyResolutionError("redisflags: no flags loaded yet")
-		return evaluation{err: &e}
+		ev.err = &e
+		return
 	}
 	ent, ok := snap.flags[flag]
 	if !ok {
 		e := of.NewFlagNotFoundResolutionError(fmt.Sprintf("flag %q is not in Redis under prefix %q", flag, p.cfg.prefix))
-		return evaluation{err: &e}
+		ev.err = &e
+		return
 	}
 	if ent.err != nil {
 		e := of.NewParseErrorResolutionError(ent.err.Error())
-		return evaluation{err: &e}
+		ev.err = &e
+		return
 	}
 	c := ent.compiled
-	r := c.Evaluate(evaluator.Input{Environment: t.environment, Subject: t.subject, Region: t.region})
-	ev := evaluation{result: r}
-	if r.Err != evaluator.NoError {
-		e := of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q rolls out to %d%% in %q and needs a targeting key", flag, c.Environment(t.environment).Percent(), t.environment))
+	var env *evaluator.CompiledEnvironment
+	ev.result, env = c.EvaluateEnv(evaluator.Input{Environment: t.environment, Subject: t.subject, Region: t.region})
+	if ev.result.Err != evaluator.NoError {
+		e := of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q rolls out to %d%% in %q and needs a targeting key", flag, env.Percent(), t.environment))
 		ev.err = &e
-		return ev
+		return
 	}
-	ev.metadata = c.Metadata(t.environment, r.Outcome)
-	if env := c.Environment(t.environment); env != nil {
-		ev.payload = env.Payload()
+	if env == nil {
+		ev.metadata = c.Metadata(t.environment, ev.result.Outcome)
+		return
 	}
-	return ev
+	ev.metadata = env.Metadata(ev.result.Outcome)
+	ev.payload = env.Payload()
 }
 
 // evaluateDirect reads the facts of this one evaluation from Redis.
@@ -101,11 +110,12 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, t target) ev
 
 // detail maps an evaluator outcome onto OpenFeature (DESIGN §4): the one
 // place reasons and variants are decided.
-func (ev *evaluation) detail() of.ProviderResolutionDetail {
+func (ev *evaluation) detail(d *of.ProviderResolutionDetail) {
 	if ev.err != nil {
-		return of.ProviderResolutionDetail{ResolutionError: *ev.err, Reason: of.ErrorReason}
+		d.ResolutionError, d.Reason = *ev.err, of.ErrorReason
+		return
 	}
-	d := of.ProviderResolutionDetail{Variant: VariantOff, FlagMetadata: ev.metadata}
+	d.Variant, d.FlagMetadata = VariantOff, ev.metadata
 	if ev.result.On {
 		d.Variant = VariantOn
 	}
@@ -123,7 +133,6 @@ func (ev *evaluation) detail() of.ProviderResolutionDetail {
 			d.Reason = of.DefaultReason
 		}
 	}
-	return d
 }
 
 // typed is how one OpenFeature type is read from a payload.
@@ -137,8 +146,10 @@ type typed[T any] struct {
 // default; on with a payload of the asked type resolves to the payload; on
 // with another type is TYPE_MISMATCH.
 func resolve[T any](p *Provider, ctx context.Context, flag string, def T, fc of.FlattenedContext, t typed[T]) (T, of.ProviderResolutionDetail) {
-	ev := p.evaluate(ctx, flag, fc)
-	d := ev.detail()
+	var ev evaluation
+	p.evaluate(ctx, flag, fc, &ev)
+	var d of.ProviderResolutionDetail
+	ev.detail(&d)
 	if ev.err != nil || !ev.result.On {
 		return def, d
 	}
@@ -171,14 +182,15 @@ var (
 
 // BooleanEvaluation returns true when the flag is on for the context (the
 // payload plays no part).
-func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool, fc of.FlattenedContext) of.BoolResolutionDetail {
-	ev := p.evaluate(ctx, flag, fc)
-	d := ev.detail()
-	v := def
+func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool, fc of.FlattenedContext) (d of.BoolResolutionDetail) {
+	var ev evaluation
+	p.evaluate(ctx, flag, fc, &ev)
+	ev.detail(&d.ProviderResolutionDetail)
+	d.Value = def
 	if ev.err == nil {
-		v = ev.result.On
+		d.Value = ev.result.On
 	}
-	return of.BoolResolutionDetail{Value: v, ProviderResolutionDetail: d}
+	return d
 }
 
 // StringEvaluation returns the payload when the flag is on and its payload
