@@ -72,7 +72,6 @@ func Metadata(environment string, o Outcome, version int64) map[string]any {
 	return m
 }
 
-
 // Key returns the flag key.
 func (c *Compiled) Key() string { return c.key }
 
