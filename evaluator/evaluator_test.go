@@ -357,3 +357,18 @@ func TestLargeAllowlists(t *testing.T) {
 	assert.Equal(t, evaluator.AllowlistRegion, c.Evaluate(evaluator.Input{Environment: "production", Subject: "vip-100", Region: "us-west"}).Outcome)
 	assert.NotEqual(t, evaluator.AllowlistUser, c.Evaluate(evaluator.Input{Environment: "production", Subject: "vip-100"}).Outcome)
 }
+
+func TestCompilerSharesMetadata(t *testing.T) {
+	k := evaluator.NewCompiler()
+	a, err := k.Compile(banner())
+	require.NoError(t, err)
+	other := banner()
+	other.Key = "other"
+	b, err := k.Compile(other)
+	require.NoError(t, err)
+	ma, mb := a.Metadata("production", evaluator.RolloutHit), b.Metadata("production", evaluator.RolloutHit)
+	assert.Equal(t, map[string]any{"environment": "production", "evaluationReason": "rollout-hit", "version": int64(3)}, ma)
+	assert.Equal(t, fmt.Sprintf("%p", ma), fmt.Sprintf("%p", mb), "same environment, outcome and version share one map")
+	// An outcome that cannot happen still answers correctly.
+	assert.Equal(t, "flag-disabled", a.Metadata("production", evaluator.FlagDisabled)["evaluationReason"])
+}

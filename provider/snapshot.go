@@ -25,11 +25,11 @@ type entry struct {
 	fingerprint uint64
 }
 
-func newEntry(r store.Record) *entry {
+func newEntry(r store.Record, k *evaluator.Compiler) *entry {
 	if r.Err != nil {
 		return &entry{err: r.Err, fingerprint: r.Fingerprint}
 	}
-	c, err := evaluator.Compile(r.Flag)
+	c, err := k.Compile(r.Flag)
 	if err != nil {
 		return &entry{err: err, fingerprint: r.Fingerprint}
 	}
@@ -40,11 +40,12 @@ func newEntry(r store.Record) *entry {
 // flag is gone are left out.
 func fullSnapshot(recs []store.Record) *snapshot {
 	s := &snapshot{flags: make(map[string]*entry, len(recs))}
+	k := evaluator.NewCompiler()
 	for _, r := range recs {
 		if errors.Is(r.Err, store.ErrNotFound) {
 			continue
 		}
-		s.flags[r.Key] = newEntry(r)
+		s.flags[r.Key] = newEntry(r, k)
 	}
 	return s
 }
@@ -72,6 +73,7 @@ func diff(old, next *snapshot) []string {
 func (old *snapshot) apply(recs []store.Record) (*snapshot, []string) {
 	var changed []string
 	var next *snapshot
+	k := evaluator.NewCompiler()
 	for _, r := range recs {
 		o, had := old.flags[r.Key]
 		gone := errors.Is(r.Err, store.ErrNotFound)
@@ -84,7 +86,7 @@ func (old *snapshot) apply(recs []store.Record) (*snapshot, []string) {
 		if gone {
 			delete(next.flags, r.Key)
 		} else {
-			next.flags[r.Key] = newEntry(r)
+			next.flags[r.Key] = newEntry(r, k)
 		}
 		changed = append(changed, r.Key)
 	}
