@@ -40,8 +40,9 @@ func TestBucketMatchesHexDigestScheme(t *testing.T) {
 
 func TestBucketKnownVector(t *testing.T) {
 	// printf '%s' 'checkout-banner:production:user-123' | sha256sum
-	// → 2c0a8d0d… ; 0x2c0a8d0d = 738887949 ; % 100 = 49
+	// → 0918a4a6… ; 0x0918a4a6 = 152609958 ; % 100 = 58
 	sum := sha256.Sum256([]byte("checkout-banner:production:user-123"))
+	assert.Equal(t, 58, evaluator.Bucket("checkout-banner", "production", "user-123"))
 	assert.Equal(t, referenceBucket("checkout-banner", "production", "user-123"), evaluator.Bucket("checkout-banner", "production", "user-123"))
 	assert.Equal(t, int(uint32(sum[0])<<24|uint32(sum[1])<<16|uint32(sum[2])<<8|uint32(sum[3]))%100,
 		evaluator.Bucket("checkout-banner", "production", "user-123"))
