@@ -1,0 +1,13 @@
+// Package bench holds benchmarks and the bucket-distribution analysis of
+// redisflags; it has no API. Its tests prove that the rollout bucket
+// (evaluator.Bucket) is uniform, that rollout shares meet their targets, that
+// flags and environments bucket independently, that raising a percentage
+// never turns a subject off, and that buckets never change (golden vectors in
+// testdata/). BenchmarkBucketHash compares the bucket's hash with other flag
+// systems'. See README.md for the method and the results, and compare.sh to
+// benchmark two revisions against each other.
+//
+// The figures in README.md come from:
+//
+//go:generate go run ./cmd/distribution -out-png distribution.png -out-table distribution.txt
+package bench
