@@ -10,6 +10,8 @@ type Compiled struct {
 	version        int64
 	envs           map[string]*CompiledEnvironment
 	def            Flag
+	scheme         Scheme
+	variant        *variantFlag // nil for a tutorial flag
 }
 
 // CompiledEnvironment is one environment of a [Compiled] flag. Immutable.
@@ -37,9 +39,10 @@ type Compiler struct {
 }
 
 type metaKey struct {
-	env     string
-	outcome Outcome
-	version int64
+	env       string
+	outcome   Outcome
+	version   int64
+	expiresAt string
 }
 
 // NewCompiler returns a Compiler with an empty metadata cache.
@@ -48,15 +51,27 @@ func NewCompiler() *Compiler { return &Compiler{meta: map[metaKey]map[string]any
 // Compile is [Compile], sharing metadata with the other flags of k.
 func (k *Compiler) Compile(f Flag) (*Compiled, error) { return compile(f, k) }
 
-func (k *Compiler) metadata(env string, o Outcome, version int64) map[string]any {
-	if k == nil {
-		return Metadata(env, o, version)
+func (k *Compiler) metadata(env string, o Outcome, version int64, f *Flag) map[string]any {
+	if k == nil || len(f.Metadata) > 0 {
+		return flagMetadata(env, o, version, f)
 	}
-	key := metaKey{env, o, version}
+	key := metaKey{env, o, version, f.ExpiresAt}
 	m, ok := k.meta[key]
 	if !ok {
-		m = Metadata(env, o, version)
+		m = flagMetadata(env, o, version, f)
 		k.meta[key] = m
+	}
+	return m
+}
+
+// flagMetadata is Metadata plus the flag's kill date and its own metadata.
+func flagMetadata(env string, o Outcome, version int64, f *Flag) map[string]any {
+	m := Metadata(env, o, version)
+	if f.ExpiresAt != "" {
+		m["expiresAt"] = f.ExpiresAt
+	}
+	for k, v := range compileMetadata(&ValidationError{}, f.Metadata) {
+		m[k] = v
 	}
 	return m
 }
@@ -82,16 +97,31 @@ func possible(f *Flag, env *Environment, o Outcome) bool {
 }
 
 func compile(f Flag, k *Compiler) (*Compiled, error) {
-	if err := Validate(f); err != nil {
+	v := validate(f)
+	var vf *variantFlag
+	if f.IsVariantFlag() {
+		vf = compileVariants(v, &f)
+	}
+	if err := v.orNil(); err != nil {
 		return nil, err
 	}
 	f = f.Clone()
+	scheme, _ := ParseScheme(f.Bucketing)
 	c := &Compiled{
 		key:            f.Key,
 		defaultEnabled: f.DefaultEnabled,
 		version:        f.Version,
 		envs:           make(map[string]*CompiledEnvironment, len(f.Environments)),
 		def:            f,
+		scheme:         scheme,
+		variant:        vf,
+	}
+	if vf != nil && f.ExpiresAt != "" {
+		m := map[string]any{"expiresAt": f.ExpiresAt}
+		for key, val := range vf.metadata {
+			m[key] = val
+		}
+		vf.metadata = m
 	}
 	for name, env := range f.Environments {
 		payload, err := DecodePayload(env.Value)
@@ -109,9 +139,9 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 			payload: payload,
 			version: f.Version,
 		}
-		for o := FlagDisabled; o < numOutcomes; o++ {
+		for o := FlagDisabled; o < numOutcomes && vf == nil; o++ {
 			if possible(&f, &env, o) {
-				ce.metadata[o] = k.metadata(name, o, f.Version)
+				ce.metadata[o] = k.metadata(name, o, f.Version, &f)
 			}
 		}
 		c.envs[name] = ce
@@ -154,11 +184,15 @@ func (c *Compiled) Evaluate(in Input) Result {
 // payload and metadata without a second lookup. It does not allocate.
 func (c *Compiled) EvaluateEnv(in Input) (Result, *CompiledEnvironment) {
 	env := c.envs[in.Environment]
+	if c.variant != nil {
+		return c.evalVariant(&in, env), env
+	}
 	f := Facts{
 		FlagKey:        c.key,
 		DefaultEnabled: c.defaultEnabled,
 		Environment:    in.Environment,
 		Subject:        in.Subject,
+		Scheme:         c.scheme,
 	}
 	if env != nil {
 		f.EnvFound = true
@@ -173,11 +207,16 @@ func (c *Compiled) EvaluateEnv(in Input) (Result, *CompiledEnvironment) {
 // Metadata returns the shared, read-only metadata for an outcome in the
 // named environment. For an environment the flag does not have it builds a
 // new map (that path is rare: the flag is off with environment-missing).
+// A variant flag's metadata is its own (see FlagMetadata), whatever the
+// environment and outcome.
 func (c *Compiled) Metadata(environment string, o Outcome) map[string]any {
+	if c.variant != nil {
+		return c.variant.metadata
+	}
 	if env := c.envs[environment]; env != nil && o < numOutcomes && o != NoOutcome {
 		return env.Metadata(o)
 	}
-	return Metadata(environment, o, c.version)
+	return flagMetadata(environment, o, c.version, &c.def)
 }
 
 // Metadata returns the shared, read-only metadata of an outcome in this

@@ -15,6 +15,17 @@ const (
 	AllowlistRegion
 	RolloutHit
 	RolloutMiss
+	// The outcomes below are those of variant flags (see rich.go).
+
+	// Static: a variant flag without rules served its default variant.
+	Static
+	// RuleMatch: a targeting rule served a variant.
+	RuleMatch
+	// SplitServed: a weighted split (a rule's or the flag's) served a variant.
+	SplitServed
+	// DefaultServed: the flag has rules, none held, and it served its
+	// default variant.
+	DefaultServed
 	numOutcomes
 )
 
@@ -27,6 +38,10 @@ var outcomeNames = [numOutcomes]string{
 	AllowlistRegion:     "allowlist-region",
 	RolloutHit:          "rollout-hit",
 	RolloutMiss:         "rollout-miss",
+	Static:              "static",
+	RuleMatch:           "rule-match",
+	SplitServed:         "split",
+	DefaultServed:       "default",
 }
 
 // String returns the tutorial's reason name, such as "rollout-hit".
@@ -45,14 +60,21 @@ const (
 	NoError ErrorKind = iota
 	// SubjectMissing: the rollout step needs a subject and none was given.
 	SubjectMissing
+	// AttributeMissing: a split buckets by a context attribute that is
+	// missing or not a string.
+	AttributeMissing
+	// VariantUnknown: a CEL rule named a variant the flag does not have.
+	VariantUnknown
 )
 
 // Input is what one evaluation is asked about. An empty Subject or Region
-// means none was given.
+// means none was given. Attributes, which may be nil, are the context
+// attributes rules look at; tutorial flags never read them.
 type Input struct {
 	Environment string
 	Subject     string
 	Region      string
+	Attributes  Attributes
 }
 
 // Result is the value-type answer of one evaluation.
@@ -69,6 +91,13 @@ type Result struct {
 	// Percent is the environment's rolloutPercent when the rollout step was
 	// reached, else 0.
 	Percent int
+	// Variant is the variant a variant flag served; empty for tutorial
+	// flags and when a variant flag served no variant (disabled without an
+	// off variant).
+	Variant string
+	// Value is the served variant's value, decoded per type; nil when
+	// Variant is empty. Shared and read-only.
+	Value *Payload
 }
 
 // Facts are the inputs of the decision, gathered by whoever holds the data:
@@ -85,6 +114,8 @@ type Facts struct {
 	Subject        string
 	UserListed     bool
 	RegionListed   bool
+	// Scheme is the flag's bucketing scheme (Flag.Bucketing).
+	Scheme Scheme
 }
 
 // Decide runs the six evaluation steps on f. It does not allocate.
@@ -115,7 +146,7 @@ func Decide(f Facts) Result {
 		}
 		return r
 	}
-	r.Bucket = Bucket(f.FlagKey, f.Environment, f.Subject)
+	r.Bucket = BucketWith(f.Scheme, f.FlagKey, f.Environment, f.Subject, false)
 	if r.Bucket < f.Percent {
 		r.On, r.Outcome = true, RolloutHit
 	} else {

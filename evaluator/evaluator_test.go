@@ -95,17 +95,17 @@ func TestEvaluateSixSteps(t *testing.T) {
 		outcome evaluator.Outcome
 		err     evaluator.ErrorKind
 	}{
-		{"flag disabled wins over allowlist", coff, evaluator.Input{"production", "user-123", "us-west"}, false, evaluator.FlagDisabled, 0},
-		{"environment missing", c, evaluator.Input{"nowhere", "user-123", ""}, false, evaluator.EnvironmentMissing, 0},
-		{"environment disabled", c, evaluator.Input{"staging", "user-123", ""}, false, evaluator.EnvironmentDisabled, 0},
-		{"allowlisted user", c, evaluator.Input{"production", "user-123", ""}, true, evaluator.AllowlistUser, 0},
-		{"allowlisted region", c, evaluator.Input{"production", miss, "us-west"}, true, evaluator.AllowlistRegion, 0},
-		{"rollout hit", c, evaluator.Input{"production", hit, "eu"}, true, evaluator.RolloutHit, 0},
-		{"rollout miss", c, evaluator.Input{"production", miss, ""}, false, evaluator.RolloutMiss, 0},
-		{"100% needs no subject", c, evaluator.Input{"dev", "", ""}, true, evaluator.RolloutHit, 0},
-		{"0% needs no subject", c, evaluator.Input{"qa", "", ""}, false, evaluator.RolloutMiss, 0},
-		{"partial rollout needs a subject", c, evaluator.Input{"production", "", "eu"}, false, evaluator.NoOutcome, evaluator.SubjectMissing},
-		{"region allowlist needs no subject", c, evaluator.Input{"production", "", "us-west"}, true, evaluator.AllowlistRegion, 0},
+		{"flag disabled wins over allowlist", coff, evaluator.Input{Environment: "production", Subject: "user-123", Region: "us-west"}, false, evaluator.FlagDisabled, 0},
+		{"environment missing", c, evaluator.Input{Environment: "nowhere", Subject: "user-123", Region: ""}, false, evaluator.EnvironmentMissing, 0},
+		{"environment disabled", c, evaluator.Input{Environment: "staging", Subject: "user-123", Region: ""}, false, evaluator.EnvironmentDisabled, 0},
+		{"allowlisted user", c, evaluator.Input{Environment: "production", Subject: "user-123", Region: ""}, true, evaluator.AllowlistUser, 0},
+		{"allowlisted region", c, evaluator.Input{Environment: "production", Subject: miss, Region: "us-west"}, true, evaluator.AllowlistRegion, 0},
+		{"rollout hit", c, evaluator.Input{Environment: "production", Subject: hit, Region: "eu"}, true, evaluator.RolloutHit, 0},
+		{"rollout miss", c, evaluator.Input{Environment: "production", Subject: miss, Region: ""}, false, evaluator.RolloutMiss, 0},
+		{"100% needs no subject", c, evaluator.Input{Environment: "dev", Subject: "", Region: ""}, true, evaluator.RolloutHit, 0},
+		{"0% needs no subject", c, evaluator.Input{Environment: "qa", Subject: "", Region: ""}, false, evaluator.RolloutMiss, 0},
+		{"partial rollout needs a subject", c, evaluator.Input{Environment: "production", Subject: "", Region: "eu"}, false, evaluator.NoOutcome, evaluator.SubjectMissing},
+		{"region allowlist needs no subject", c, evaluator.Input{Environment: "production", Subject: "", Region: "us-west"}, true, evaluator.AllowlistRegion, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,6 +306,7 @@ func BenchmarkEvaluate(b *testing.B) {
 			}
 		})
 	}
+	benchEvaluateRich(b)
 }
 
 func TestEvaluateDoesNotAllocate(t *testing.T) {

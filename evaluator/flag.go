@@ -25,6 +25,36 @@ type Flag struct {
 	// Version counts writes made by this project's store; 0 means unknown
 	// (a flag written by the tutorial's application or by hand).
 	Version int64 `json:"version,omitempty"`
+
+	// The fields below extend the tutorial's model (see rich.go); all are
+	// optional and a flag without Variants ignores Rules, Split,
+	// DefaultVariant and OffVariant.
+
+	// Variants maps a variant name (1–128 letters, digits, '.', '_', '-') to
+	// its value as JSON text. A flag with variants is a variant flag.
+	Variants map[string]json.RawMessage `json:"variants,omitempty"`
+	// DefaultVariant is served when no rule decides; required with Variants.
+	DefaultVariant string `json:"defaultVariant,omitempty"`
+	// OffVariant is served when the flag or its environment is disabled;
+	// empty means the caller's default value (reason DISABLED either way).
+	OffVariant string `json:"offVariant,omitempty"`
+	// Rules are the targeting rules, tried in order.
+	Rules []Rule `json:"rules,omitempty"`
+	// Split, when set, replaces DefaultVariant when no rule holds.
+	Split *Split `json:"split,omitempty"`
+	// Metadata is flag metadata returned with every resolution: string,
+	// number or bool values only. Keys must not clash with the ones the
+	// provider sets ("environment", "evaluationReason", "version",
+	// "expiresAt").
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// Bucketing names the bucketing scheme of rollouts and splits:
+	// BucketSHA256 (the default, also when empty), BucketMD5Canary or
+	// BucketMurmur3.
+	Bucketing string `json:"bucketing,omitempty"`
+	// ExpiresAt is the flag's kill date (RFC 3339 date or date-time): after
+	// it, the flag should have been removed from the code. It does not change
+	// evaluation; lint reports it and resolutions carry it as metadata.
+	ExpiresAt string `json:"expiresAt,omitempty"`
 }
 
 // Environment holds a flag's settings in one environment.
@@ -60,6 +90,7 @@ func (f Flag) Clone() Flag {
 			c.Environments[name] = env.clone()
 		}
 	}
+	cloneRich(&c, f)
 	return c
 }
 

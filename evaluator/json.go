@@ -43,6 +43,22 @@ func ParseFlag(data []byte, key string) (Flag, error) {
 			f.Version = int64(decodeInt(v, name, raw, 0, math.MaxInt64))
 		case "environments":
 			f.Environments = parseEnvironments(v, raw)
+		case "variants":
+			f.Variants = parseVariants(v, raw)
+		case "defaultVariant":
+			decodeField(v, name, raw, &f.DefaultVariant)
+		case "offVariant":
+			decodeField(v, name, raw, &f.OffVariant)
+		case "bucketing":
+			decodeField(v, name, raw, &f.Bucketing)
+		case "expiresAt":
+			decodeField(v, name, raw, &f.ExpiresAt)
+		case "rules":
+			decodeStrict(v, name, raw, &f.Rules, "an array of rules")
+		case "split":
+			decodeStrict(v, name, raw, &f.Split, "a split object")
+		case "metadata":
+			decodeStrict(v, name, raw, &f.Metadata, "an object of strings, numbers and bools")
 		default:
 			v.add(name, "is not a known field")
 		}
@@ -100,6 +116,32 @@ func parseEnvironments(v *ValidationError, raw json.RawMessage) map[string]Envir
 		out[name] = env
 	}
 	return out
+}
+
+// parseVariants reads the variants object, keeping each value's JSON text
+// (compacted).
+func parseVariants(v *ValidationError, raw json.RawMessage) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		v.add("variants", "must be an object of variant name to JSON value, got %s", describeJSON(raw))
+		return nil
+	}
+	for k, val := range m {
+		m[k] = compactJSON(val)
+	}
+	return m
+}
+
+// decodeStrict unmarshals raw into dst rejecting unknown fields (a typo in
+// a rule is an error, not a rule that silently matches everyone) and keeping
+// numbers exact (json.Number, so that metadata integers stay integers).
+func decodeStrict(v *ValidationError, path string, raw json.RawMessage, dst any, want string) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(dst); err != nil {
+		v.add(path, "must be %s: %v", want, err)
+	}
 }
 
 // decodeField unmarshals raw into dst and records a type problem under path.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrInvalid is wrapped by every [*ValidationError]; test for it with
@@ -91,7 +92,19 @@ func nameProblem(s string) string {
 // Validate checks a definition and returns a *ValidationError listing every
 // problem, each naming its field, or nil when the definition is valid.
 func Validate(f Flag) error {
+	v := validate(f)
+	if f.IsVariantFlag() {
+		compileVariants(v, &f)
+	}
+	return v.orNil()
+}
+
+// validate checks everything but the compiled parts of a variant flag
+// (rules, splits, variant values, metadata), which compileVariants checks
+// as it builds them.
+func validate(f Flag) *ValidationError {
 	v := &ValidationError{Flag: f.Key}
+	validateRich(v, f)
 	if !ValidName(f.Key) {
 		v.add("flagKey", "%s", nameProblem(f.Key))
 	}
@@ -117,6 +130,58 @@ func Validate(f Flag) error {
 				v.add(fmt.Sprintf("%s.allowlistRegions[%d]", path, i), "must not be empty")
 			}
 		}
+		if f.IsVariantFlag() {
+			if len(env.AllowlistUsers) > 0 || len(env.AllowlistRegions) > 0 {
+				v.add(path, "a variant flag targets users and regions with rules, not allowlists")
+			}
+			if env.RolloutPercent != 0 {
+				v.add(path+".rolloutPercent", "a variant flag rolls out with a split, not rolloutPercent")
+			}
+			if env.HasValue() {
+				v.add(path+".value", "a variant flag serves its variants' values, not an environment value")
+			}
+		}
 	}
-	return v.orNil()
+	return v
+}
+
+// validateRich checks the rich fields that apply to every flag.
+func validateRich(v *ValidationError, f Flag) {
+	if _, err := ParseScheme(f.Bucketing); err != nil {
+		v.add("bucketing", "%v", err)
+	}
+	if f.ExpiresAt != "" {
+		if _, err := ParseExpiry(f.ExpiresAt); err != nil {
+			v.add("expiresAt", "%v", err)
+		}
+	}
+	if !f.IsVariantFlag() {
+		for _, x := range []struct {
+			set  bool
+			name string
+		}{
+			{f.DefaultVariant != "", "defaultVariant"},
+			{f.OffVariant != "", "offVariant"},
+			{len(f.Rules) > 0, "rules"},
+			{f.Split != nil, "split"},
+		} {
+			if x.set {
+				v.add(x.name, "needs variants: only a variant flag has it")
+			}
+		}
+		compileMetadata(v, f.Metadata)
+	}
+}
+
+// ParseExpiry reads a kill date: an RFC 3339 date-time, or a date
+// ("2026-12-31", meaning its first instant in UTC).
+func ParseExpiry(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a date (2026-12-31) nor an RFC 3339 date-time", s)
+	}
+	return t, nil
 }

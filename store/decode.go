@@ -127,6 +127,9 @@ func (r rawFlag) decode() (evaluator.Flag, error) {
 	if f.Version, err = decodeVersion(r.key, v, ok); err != nil {
 		return evaluator.Flag{}, err
 	}
+	if err := decodeRich(r.key, r.hash, &f); err != nil {
+		return evaluator.Flag{}, err
+	}
 	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
 		re := r.envs[name]
 		path := "environments." + name
@@ -152,9 +155,20 @@ func (r rawFlag) decode() (evaluator.Flag, error) {
 		f.Environments[name] = env
 	}
 	if err := evaluator.Validate(f); err != nil {
-		// Only reachable through data no writer of this layout produces
-		// (a key that is not a valid name); report it as corrupt.
-		return evaluator.Flag{}, decodeError(r.key, "flagKey", r.key, err.Error())
+		// Reachable through data no writer of this project produces: a key
+		// that is not a valid name, or a rule, split or variant written by
+		// hand that does not make sense. Report it as corrupt, naming the
+		// first field at fault.
+		field, msg := "flagKey", err.Error()
+		var ve *evaluator.ValidationError
+		if errors.As(err, &ve) && len(ve.Problems) > 0 {
+			field, msg = ve.Problems[0].Field, ve.Problems[0].Message
+		}
+		top := field
+		if i := strings.IndexAny(field, ".["); i > 0 {
+			top = field[:i]
+		}
+		return evaluator.Flag{}, decodeError(r.key, field, r.hash[top], msg)
 	}
 	return f, nil
 }

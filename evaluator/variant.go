@@ -1,0 +1,295 @@
+package evaluator
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// variantFlag is the compiled form of a variant flag's rich fields.
+// Immutable.
+type variantFlag struct {
+	names    []string
+	values   []Payload
+	index    map[string]int
+	def, off int // variant indexes; off is -1 when the flag has none
+	rules    []compiledRule
+	split    *compiledSplit
+	hasRules bool
+	metadata map[string]any // Flag.Metadata with integers as int64; nil when empty
+}
+
+type compiledRule struct {
+	conds   []cond
+	cel     *celProgram
+	variant int // -1: the CEL expression names it, or split is set
+	split   *compiledSplit
+}
+
+type compiledSplit struct {
+	bucketBy string // "" or a subject name: the subject
+	explicit bool   // bucketBy names an attribute other than the subject
+	upper    []int  // cumulative upper bounds of the weights (…, 100)
+	variants []int
+}
+
+// compileVariants validates and compiles the rich fields of a variant flag.
+// Problems go to v, named by field.
+func compileVariants(v *ValidationError, f *Flag) *variantFlag {
+	vf := &variantFlag{index: make(map[string]int, len(f.Variants)), def: -1, off: -1}
+	for _, name := range sortedKeys(f.Variants) {
+		raw := f.Variants[name]
+		path := "variants." + name
+		if !ValidName(name) {
+			v.add(path, "variant name %s", nameProblem(name))
+		}
+		p, err := DecodePayload(raw)
+		switch {
+		case err != nil:
+			v.add(path, "%v", err)
+		case p.Kind == KindNone:
+			v.add(path, "must be a JSON value, not null")
+		}
+		vf.index[name] = len(vf.names)
+		vf.names = append(vf.names, name)
+		vf.values = append(vf.values, p)
+	}
+	variant := func(path, name string) int {
+		i, ok := vf.index[name]
+		if !ok {
+			v.add(path, "names variant %q, which the flag does not have", name)
+			return -1
+		}
+		return i
+	}
+	if f.DefaultVariant == "" {
+		v.add("defaultVariant", "is required when the flag has variants")
+	} else {
+		vf.def = variant("defaultVariant", f.DefaultVariant)
+	}
+	if f.OffVariant != "" {
+		vf.off = variant("offVariant", f.OffVariant)
+	}
+	vf.hasRules = len(f.Rules) > 0
+	for i, r := range f.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		if r.Name != "" {
+			path = fmt.Sprintf("rules[%d](%s)", i, r.Name)
+		}
+		cr := compiledRule{variant: -1}
+		for j, c := range r.Conditions {
+			cr.conds = append(cr.conds, compileCondition(v, fmt.Sprintf("%s.conditions[%d]", path, j), c, 0))
+		}
+		if r.CEL != "" {
+			p, err := compileCEL(r.CEL)
+			if err != nil {
+				v.add(path+".cel", "%v", err)
+			}
+			cr.cel = p
+		}
+		switch {
+		case r.Variant != "" && r.Split != nil:
+			v.add(path, "serves either a variant or a split, not both")
+		case r.Variant != "":
+			cr.variant = variant(path+".variant", r.Variant)
+		case r.Split != nil:
+			cr.split = compileSplit(v, path+".split", r.Split, vf)
+		case r.CEL == "":
+			v.add(path, "must serve a variant or a split")
+		case cr.cel != nil && !cr.cel.variant:
+			v.add(path+".cel", "yields a bool, so the rule must name a variant or a split")
+		}
+		vf.rules = append(vf.rules, cr)
+	}
+	if f.Split != nil {
+		vf.split = compileSplit(v, "split", f.Split, vf)
+	}
+	vf.metadata = compileMetadata(v, f.Metadata)
+	return vf
+}
+
+func compileSplit(v *ValidationError, path string, s *Split, vf *variantFlag) *compiledSplit {
+	cs := &compiledSplit{bucketBy: s.BucketBy}
+	cs.explicit = s.BucketBy != "" && s.BucketBy != "targetingKey" && s.BucketBy != "subject"
+	if len(s.Weights) == 0 {
+		v.add(path+".weights", "must list at least one variant")
+		return cs
+	}
+	sum := 0
+	for i, w := range s.Weights {
+		p := fmt.Sprintf("%s.weights[%d]", path, i)
+		idx, ok := vf.index[w.Variant]
+		if !ok {
+			v.add(p+".variant", "names variant %q, which the flag does not have", w.Variant)
+		}
+		if w.Weight < 0 || w.Weight > 100 {
+			v.add(p+".weight", "must be a whole percentage from 0 to 100, got %d", w.Weight)
+		}
+		sum += w.Weight
+		cs.upper = append(cs.upper, sum)
+		cs.variants = append(cs.variants, idx)
+	}
+	if sum != 100 {
+		v.add(path+".weights", "weights must sum to 100, got %d", sum)
+	}
+	return cs
+}
+
+// reservedMetadata are the metadata keys the provider sets on tutorial
+// flags; a flag's own metadata may not use them, so that a reader never
+// wonders which one it got.
+var reservedMetadata = map[string]bool{"environment": true, "evaluationReason": true, "version": true, "expiresAt": true}
+
+// compileMetadata checks flag metadata (string, number or bool values) and
+// returns it with whole numbers as int64 (OpenFeature's integer metadata)
+// and other numbers as float64.
+func compileMetadata(v *ValidationError, m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for _, k := range sortedKeys(m) {
+		path := "metadata." + k
+		if k == "" {
+			v.add("metadata", "keys must not be empty")
+			continue
+		}
+		if reservedMetadata[k] {
+			v.add(path, "is set by redisflags itself; choose another key")
+			continue
+		}
+		switch x := m[k].(type) {
+		case string, bool:
+			out[k] = x
+		case json.Number:
+			if i, err := x.Int64(); err == nil {
+				out[k] = i
+			} else if f, err := x.Float64(); err == nil {
+				out[k] = f
+			} else {
+				v.add(path, "is not a number: %s", x)
+			}
+		default:
+			n, ok := toNumber(x)
+			if !ok {
+				v.add(path, "must be a string, number or bool, got %s", jsonType(x))
+				continue
+			}
+			if n == float64(int64(n)) && n >= -1<<53 && n <= 1<<53 {
+				out[k] = int64(n)
+			} else {
+				out[k] = n
+			}
+		}
+	}
+	return out
+}
+
+// evalVariant evaluates a variant flag (see rich.go for the steps). It does
+// not allocate unless a CEL rule runs.
+func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment) Result {
+	vf := c.variant
+	r := Result{Bucket: -1}
+	switch {
+	case !c.defaultEnabled:
+		r.Outcome = FlagDisabled
+	case env == nil && len(c.envs) > 0:
+		r.Outcome = EnvironmentMissing
+	case env != nil && !env.enabled:
+		r.Outcome = EnvironmentDisabled
+	}
+	if r.Outcome != NoOutcome {
+		vf.serve(&r, vf.off)
+		return r
+	}
+	for i := range vf.rules {
+		rule := &vf.rules[i]
+		ok, name := rule.holds(in)
+		if !ok {
+			continue
+		}
+		if rule.split != nil {
+			return c.splitResult(in, rule.split)
+		}
+		idx := rule.variant
+		if idx < 0 {
+			if idx, ok = vf.index[name]; !ok {
+				return Result{Bucket: -1, Err: VariantUnknown}
+			}
+		}
+		r.Outcome = RuleMatch
+		vf.serve(&r, idx)
+		return r
+	}
+	if vf.split != nil {
+		return c.splitResult(in, vf.split)
+	}
+	r.Outcome = Static
+	if vf.hasRules {
+		r.Outcome = DefaultServed
+	}
+	vf.serve(&r, vf.def)
+	return r
+}
+
+// holds reports whether every condition holds and the CEL expression, if
+// any, allows the rule; name is the variant a string CEL expression named.
+func (rule *compiledRule) holds(in *Input) (ok bool, name string) {
+	for i := range rule.conds {
+		if !rule.conds[i].eval(in) {
+			return false, ""
+		}
+	}
+	if rule.cel != nil {
+		return rule.cel.eval(in)
+	}
+	return true, ""
+}
+
+func (vf *variantFlag) serve(r *Result, idx int) {
+	if idx < 0 {
+		return
+	}
+	r.Variant = vf.names[idx]
+	r.Value = &vf.values[idx]
+}
+
+func (c *Compiled) splitResult(in *Input, s *compiledSplit) Result {
+	value := in.Subject
+	if s.explicit {
+		v, ok := in.attribute(s.bucketBy)
+		str, isStr := v.(string)
+		if !ok || !isStr || str == "" {
+			return Result{Bucket: -1, Err: AttributeMissing}
+		}
+		value = str
+	}
+	if value == "" {
+		return Result{Bucket: -1, Err: SubjectMissing}
+	}
+	r := Result{Outcome: SplitServed}
+	r.Bucket = BucketWith(c.scheme, c.key, in.Environment, value, s.explicit)
+	for i, upper := range s.upper {
+		if r.Bucket < upper {
+			c.variant.serve(&r, s.variants[i])
+			return r
+		}
+	}
+	// Unreachable: weights sum to 100 and buckets are below 100.
+	return Result{Bucket: -1, Err: VariantUnknown}
+}
+
+// IsVariantFlag reports whether c is a variant flag.
+func (c *Compiled) IsVariantFlag() bool { return c.variant != nil }
+
+// FlagMetadata returns a variant flag's own metadata (shared, read-only;
+// whole numbers as int64), or nil.
+func (c *Compiled) FlagMetadata() map[string]any {
+	if c.variant == nil {
+		return nil
+	}
+	return c.variant.metadata
+}
