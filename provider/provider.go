@@ -30,6 +30,10 @@ type Provider struct {
 	// a later Init.
 	events chan of.Event
 
+	// compiled caches, in direct mode, variant flags compiled from what
+	// Redis returned (their CEL rules are costly to compile per call).
+	compiled directCache
+
 	mu     sync.Mutex // guards the fields below
 	run    *runner    // the background loop; nil when not started
 	status status     // what the SDK was last told

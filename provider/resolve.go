@@ -23,6 +23,9 @@ type evaluation struct {
 	payload  *evaluator.Payload // nil when there is none
 	metadata map[string]any     // shared, read-only
 	err      *of.ResolutionError
+	// variant is true for a variant flag: result.Variant and payload are
+	// the served variant (both empty when none was served).
+	variant bool
 }
 
 // evaluate finds the flag and runs the evaluator, from the snapshot or, with
@@ -38,7 +41,7 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		return
 	}
 	if p.cfg.direct {
-		*ev = p.evaluateDirect(ctx, flag, t)
+		*ev = p.evaluateDirect(ctx, flag, fc, t)
 		return
 	}
 	snap := p.snap.Load()
@@ -58,12 +61,25 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		ev.err = &e
 		return
 	}
-	c := ent.compiled
+	p.evaluateCompiled(ent.compiled, flag, fc, &t, ev)
+}
+
+// evaluateCompiled runs a compiled flag: the snapshot's, or a variant flag
+// read directly.
+func (p *Provider) evaluateCompiled(c *evaluator.Compiled, flag string, fc of.FlattenedContext, t *target, ev *evaluation) {
 	var env *evaluator.CompiledEnvironment
-	ev.result, env = c.EvaluateEnv(evaluator.Input{Environment: t.environment, Subject: t.subject, Region: t.region})
+	ev.result, env = c.EvaluateEnv(evaluator.Input{
+		Environment: t.environment, Subject: t.subject, Region: t.region,
+		Attributes: evaluator.MapAttributes(fc),
+	})
 	if ev.result.Err != evaluator.NoError {
-		e := of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q rolls out to %d%% in %q and needs a targeting key", flag, env.Percent(), t.environment))
-		ev.err = &e
+		ev.err = resultError(flag, t.environment, ev.result, env)
+		return
+	}
+	if c.IsVariantFlag() {
+		ev.variant = true
+		ev.metadata = c.FlagMetadata()
+		ev.payload = ev.result.Value
 		return
 	}
 	if env == nil {
@@ -75,7 +91,7 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 }
 
 // evaluateDirect reads the facts of this one evaluation from Redis.
-func (p *Provider) evaluateDirect(ctx context.Context, flag string, t target) evaluation {
+func (p *Provider) evaluateDirect(ctx context.Context, flag string, fc of.FlattenedContext, t target) evaluation {
 	facts, err := p.store.ReadFacts(ctx, flag, t.environment, t.subject, t.region)
 	if err != nil {
 		var e of.ResolutionError
@@ -89,11 +105,20 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, t target) ev
 		}
 		return evaluation{err: &e}
 	}
+	if facts.Variant != nil {
+		c, err := p.directCompiled(flag, t.environment, facts)
+		if err != nil {
+			e := of.NewParseErrorResolutionError(err.Error())
+			return evaluation{err: &e}
+		}
+		var ev evaluation
+		p.evaluateCompiled(c, flag, fc, &t, &ev)
+		return ev
+	}
 	r := evaluator.Decide(facts.Facts)
 	ev := evaluation{result: r}
 	if r.Err != evaluator.NoError {
-		e := of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q rolls out to %d%% in %q and needs a targeting key", flag, facts.Percent, t.environment))
-		ev.err = &e
+		ev.err = resultError(flag, t.environment, r, nil)
 		return ev
 	}
 	ev.metadata = evaluator.Metadata(t.environment, r.Outcome, facts.Version)
@@ -108,18 +133,55 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, t target) ev
 	return ev
 }
 
-// detail maps an evaluator outcome onto OpenFeature (DESIGN §4): the one
+// resultError maps an evaluator error onto OpenFeature's codes.
+func resultError(flag, environment string, r evaluator.Result, env *evaluator.CompiledEnvironment) *of.ResolutionError {
+	var e of.ResolutionError
+	switch r.Err {
+	case evaluator.SubjectMissing:
+		if env != nil && r.Percent == 0 && env.Percent() > 0 {
+			r.Percent = env.Percent()
+		}
+		if r.Percent > 0 {
+			e = of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q rolls out to %d%% in %q and needs a targeting key", flag, r.Percent, environment))
+		} else {
+			e = of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q splits its variants by subject and needs a targeting key", flag))
+		}
+	case evaluator.AttributeMissing:
+		e = of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q splits its variants by a context attribute that is missing or not a string", flag))
+	case evaluator.VariantUnknown:
+		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: a rule named a variant the flag does not have", flag))
+	default:
+		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: evaluation failed", flag))
+	}
+	return &e
+}
+
+// detail maps an evaluator outcome onto OpenFeature (DESIGN §4, and for
+// variant flags the reasons the OpenFeature spec's suites expect): the one
 // place reasons and variants are decided.
 func (ev *evaluation) detail(d *of.ProviderResolutionDetail) {
 	if ev.err != nil {
 		d.ResolutionError, d.Reason = *ev.err, of.ErrorReason
 		return
 	}
-	d.Variant, d.FlagMetadata = VariantOff, ev.metadata
-	if ev.result.On {
-		d.Variant = VariantOn
+	d.FlagMetadata = ev.metadata
+	if ev.variant {
+		d.Variant = ev.result.Variant
+	} else {
+		d.Variant = VariantOff
+		if ev.result.On {
+			d.Variant = VariantOn
+		}
 	}
 	switch ev.result.Outcome {
+	case evaluator.Static:
+		d.Reason = of.StaticReason
+	case evaluator.RuleMatch:
+		d.Reason = of.TargetingMatchReason
+	case evaluator.SplitServed:
+		d.Reason = of.SplitReason
+	case evaluator.DefaultServed:
+		d.Reason = of.DefaultReason
 	case evaluator.FlagDisabled, evaluator.EnvironmentDisabled:
 		d.Reason = of.DisabledReason
 	case evaluator.EnvironmentMissing:
@@ -148,10 +210,18 @@ type typed[T any] struct {
 func resolve[T any](p *Provider, ctx context.Context, flag string, def T, fc of.FlattenedContext, t typed[T]) (T, of.ProviderResolutionDetail) {
 	var ev evaluation
 	p.evaluate(ctx, flag, fc, &ev)
+	return finish(flag, def, &ev, t)
+}
+
+// finish types an evaluation: see resolve.
+func finish[T any](flag string, def T, ev *evaluation, t typed[T]) (T, of.ProviderResolutionDetail) {
 	var d of.ProviderResolutionDetail
 	ev.detail(&d)
-	if ev.err != nil || !ev.result.On {
+	if ev.err != nil || (!ev.variant && !ev.result.On) {
 		return def, d
+	}
+	if ev.variant && ev.payload == nil {
+		return def, d // disabled without an off variant: DISABLED, caller's default
 	}
 	if ev.payload == nil || ev.payload.Kind == evaluator.KindNone {
 		d.Reason = of.DefaultReason
@@ -161,14 +231,23 @@ func resolve[T any](p *Provider, ctx context.Context, flag string, def T, fc of.
 	if !ok {
 		return def, of.ProviderResolutionDetail{
 			ResolutionError: of.NewTypeMismatchResolutionError(fmt.Sprintf(
-				"flag %q: payload in %q is a %s, not %s", flag, ev.metadata["environment"], ev.payload.Kind, t.name)),
+				"flag %q: %s is a %s, not %s", flag, ev.valueName(), ev.payload.Kind, t.name)),
 			Reason: of.ErrorReason,
 		}
 	}
 	return v, d
 }
 
+// valueName says where a mistyped value came from, for messages.
+func (ev *evaluation) valueName() string {
+	if ev.variant {
+		return fmt.Sprintf("variant %q", ev.result.Variant)
+	}
+	return fmt.Sprintf("the payload in %q", ev.metadata["environment"])
+}
+
 var (
+	asBool   = typed[bool]{"a bool", func(p *evaluator.Payload) (bool, bool) { return p.Bool, p.Kind == evaluator.KindBool }}
 	asString = typed[string]{"a string", func(p *evaluator.Payload) (string, bool) { return p.String, p.Kind == evaluator.KindString }}
 	asFloat  = typed[float64]{"a number", func(p *evaluator.Payload) (float64, bool) { return p.Float, p.Kind == evaluator.KindNumber }}
 	asInt    = typed[int64]{"an integer", func(p *evaluator.Payload) (int64, bool) { return p.Int, p.Kind == evaluator.KindNumber && p.IsInt }}
@@ -182,9 +261,16 @@ var (
 
 // BooleanEvaluation returns true when the flag is on for the context (the
 // payload plays no part).
+//
+// For a variant flag it returns the served variant's value, which must be a
+// JSON bool (else TYPE_MISMATCH).
 func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool, fc of.FlattenedContext) (d of.BoolResolutionDetail) {
 	var ev evaluation
 	p.evaluate(ctx, flag, fc, &ev)
+	if ev.variant {
+		d.Value, d.ProviderResolutionDetail = finish(flag, def, &ev, asBool)
+		return d
+	}
 	ev.detail(&d.ProviderResolutionDetail)
 	d.Value = def
 	if ev.err == nil {

@@ -19,6 +19,15 @@ type DirectFacts struct {
 	// Value is the environment's payload as stored (validated JSON), nil
 	// when there is none.
 	Value json.RawMessage
+	// Variant is set for a variant flag, whose evaluation needs its rules
+	// rather than Facts: the definition, decoded and validated, holding the
+	// requested environment as stored and the flag's other environments as
+	// disabled placeholders (enough to evaluate this one environment; not a
+	// definition to write back). Facts is then only partly filled.
+	Variant *evaluator.Flag
+	// Fingerprint identifies what Variant was decoded from, so that callers
+	// can cache its compiled form: equal fingerprints, equal definitions.
+	Fingerprint uint64
 }
 
 // ReadFacts reads, in one MULTI/EXEC round trip, only what evaluating one
@@ -35,11 +44,17 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 	if !evaluator.ValidName(key) {
 		return DirectFacts{}, fmt.Errorf("flag %q: %w", key, ErrNotFound)
 	}
-	var flagCmd, envCmd *redis.SliceCmd
+	var flagCmd *redis.MapStringStringCmd
+	var envCmd *redis.SliceCmd
+	var envsCmd *redis.StringSliceCmd
 	var userCmd, regionCmd *redis.BoolCmd
 	envOK := evaluator.ValidName(environment)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		flagCmd = p.HMGet(ctx, s.keys.flag(key), "defaultEnabled", "version", "description", "updatedAt")
+		// The whole flag hash: a tutorial flag's is four or five short
+		// fields, and a variant flag's rules live there too, so one round
+		// trip serves both kinds.
+		flagCmd = p.HGetAll(ctx, s.keys.flag(key))
+		envsCmd = p.SMembers(ctx, s.keys.envs(key))
 		if envOK {
 			envCmd = p.HMGet(ctx, s.keys.env(key, environment), "enabled", "rolloutPercent", "value", "updatedAt")
 			if subject != "" {
@@ -54,17 +69,23 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 	if err != nil {
 		return DirectFacts{}, fmt.Errorf("read flag %q: %w", key, err)
 	}
-	fv := flagCmd.Val()
-	if allNil(fv) {
+	fh := flagCmd.Val()
+	if len(fh) == 0 {
 		return DirectFacts{}, fmt.Errorf("flag %q: %w", key, ErrNotFound)
 	}
+	if _, ok := fh["variants"]; ok {
+		return s.variantFacts(key, environment, fh, envsCmd.Val(), envCmd)
+	}
 	d := DirectFacts{Facts: evaluator.Facts{FlagKey: key, Environment: environment, Subject: subject}}
-	if d.DefaultEnabled, err = decodeBoolAt(key, "defaultEnabled", fv[0]); err != nil {
+	d.DefaultEnabled, err = decodeBool(key, "defaultEnabled", fh["defaultEnabled"], hasField(fh, "defaultEnabled"))
+	if err != nil {
 		return DirectFacts{}, err
 	}
-	v, ok := fv[1].(string)
-	if d.Version, err = decodeVersion(key, v, ok); err != nil {
+	if d.Version, err = decodeVersion(key, fh["version"], hasField(fh, "version")); err != nil {
 		return DirectFacts{}, err
+	}
+	if d.Scheme, err = evaluator.ParseScheme(fh["bucketing"]); err != nil {
+		return DirectFacts{}, decodeError(key, "bucketing", fh["bucketing"], err.Error())
 	}
 	if envCmd == nil || allNil(envCmd.Val()) {
 		return d, nil
@@ -90,6 +111,35 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 		d.RegionListed = regionCmd.Val()
 	}
 	return d, nil
+}
+
+// variantFacts decodes a variant flag for one environment (see
+// DirectFacts.Variant).
+func (s *Store) variantFacts(key, environment string, flagHash map[string]string, envNames []string, envCmd *redis.SliceCmd) (DirectFacts, error) {
+	raw := rawFlag{key: key, hash: flagHash, envs: make(map[string]rawEnv, len(envNames))}
+	for _, name := range envNames {
+		if name == environment && envCmd != nil && !allNil(envCmd.Val()) {
+			h := map[string]string{}
+			for i, field := range []string{"enabled", "rolloutPercent", "value", "updatedAt"} {
+				if v, ok := envCmd.Val()[i].(string); ok {
+					h[field] = v
+				}
+			}
+			raw.envs[name] = rawEnv{hash: h}
+		} else {
+			raw.envs[name] = rawEnv{}
+		}
+	}
+	f, err := raw.decode()
+	if err != nil {
+		return DirectFacts{}, err
+	}
+	return DirectFacts{Variant: &f, Fingerprint: raw.fingerprint()}, nil
+}
+
+func hasField(h map[string]string, name string) bool {
+	_, ok := h[name]
+	return ok
 }
 
 func allNil(vals []any) bool {

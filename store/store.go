@@ -254,12 +254,12 @@ func (s *Store) deleteKeys(ctx context.Context, p redis.Pipeliner, key string, e
 // writeFlag queues the HSET/SADD sequence of the tutorial's upsert, plus the
 // version field.
 func (s *Store) writeFlag(ctx context.Context, p redis.Pipeliner, f *evaluator.Flag) {
-	p.HSet(ctx, s.keys.flag(f.Key),
+	p.HSet(ctx, s.keys.flag(f.Key), append([]any{
 		"description", f.Description,
 		"defaultEnabled", strconv.FormatBool(f.DefaultEnabled),
 		"updatedAt", f.UpdatedAt,
 		"version", strconv.FormatInt(f.Version, 10),
-	)
+	}, richFields(f)...)...)
 	names := f.EnvironmentNames()
 	if len(names) > 0 {
 		p.SAdd(ctx, s.keys.envs(f.Key), toAny(names)...)
