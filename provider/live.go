@@ -224,10 +224,14 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 	if err := ps.Subscribe(ctx, p.store.ChangesChannel()); err != nil {
 		return err
 	}
-	if err := ps.PSubscribe(ctx, p.store.KeyspacePattern()); err != nil {
+	patterns := []string{p.store.KeyspacePattern()}
+	if sp := p.store.SimpleKeyspacePattern(); sp != "" {
+		patterns = append(patterns, sp)
+	}
+	if err := ps.PSubscribe(ctx, patterns...); err != nil {
 		return err
 	}
-	for range 2 {
+	for range 1 + len(patterns) {
 		msg, err := ps.ReceiveTimeout(ctx, p.cfg.initTimeout)
 		if err != nil {
 			return err

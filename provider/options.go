@@ -20,6 +20,7 @@ type config struct {
 	fallbackFile   string
 	contextKind    string
 	logger         *slog.Logger
+	simplePrefix   string
 }
 
 func defaultConfig() config {
@@ -52,6 +53,15 @@ func WithKeyPrefix(prefix string) Option {
 			c.prefix = prefix
 		}
 	}
+}
+
+// WithSimpleFlags also serves the "dynamic flags with Redis" pattern's
+// plain string keys "<prefix><name>" ("true", "false", or a canary
+// percentage 0–100) as boolean flags, such as prefix "feature:" for
+// `redis-cli SET feature:new_checkout_flow false`. See
+// [store.WithSimpleFlags]. Default: off.
+func WithSimpleFlags(prefix string) Option {
+	return func(c *config) { c.simplePrefix = prefix }
 }
 
 // WithDirectReads switches the provider to direct reads: no snapshot, one

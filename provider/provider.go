@@ -66,7 +66,7 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 	return &Provider{
 		cfg:    cfg,
 		client: client,
-		store:  store.New(client, store.WithKeyPrefix(cfg.prefix)),
+		store:  store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix)),
 		events: make(chan of.Event, 256),
 	}
 }

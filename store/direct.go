@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -48,12 +49,14 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 	var envCmd *redis.SliceCmd
 	var envsCmd *redis.StringSliceCmd
 	var userCmd, regionCmd *redis.BoolCmd
+	var simpleCmd *redis.StringCmd
 	envOK := evaluator.ValidName(environment)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		// The whole flag hash: a tutorial flag's is four or five short
 		// fields, and a variant flag's rules live there too, so one round
 		// trip serves both kinds.
 		flagCmd = p.HGetAll(ctx, s.keys.flag(key))
+		simpleCmd = s.simpleGet(ctx, p, key)
 		envsCmd = p.SMembers(ctx, s.keys.envs(key))
 		if envOK {
 			envCmd = p.HMGet(ctx, s.keys.env(key, environment), "enabled", "rolloutPercent", "value", "updatedAt")
@@ -66,11 +69,18 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) { // Nil: no simple flag of that name
 		return DirectFacts{}, fmt.Errorf("read flag %q: %w", key, err)
 	}
 	fh := flagCmd.Val()
 	if len(fh) == 0 {
+		if simpleCmd != nil && simpleCmd.Err() == nil {
+			r := simpleRecord(key, simpleCmd.Val())
+			if r.Err != nil {
+				return DirectFacts{}, r.Err
+			}
+			return DirectFacts{Variant: &r.Flag, Fingerprint: r.Fingerprint}, nil
+		}
 		return DirectFacts{}, fmt.Errorf("flag %q: %w", key, ErrNotFound)
 	}
 	if _, ok := fh["variants"]; ok {

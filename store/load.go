@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -77,7 +78,31 @@ func (s *Store) LoadAll(ctx context.Context) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read flag index %s: %w", s.keys.index(), err)
 	}
-	return s.Load(ctx, members...)
+	recs, err := s.Load(ctx, members...)
+	if err != nil || s.simple == "" {
+		return recs, err
+	}
+	names, err := s.scanSimple(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		have[r.Key] = true
+	}
+	var extra []string
+	for _, n := range names {
+		if !have[n] {
+			extra = append(extra, n)
+		}
+	}
+	more, err := s.loadSimple(ctx, extra)
+	if err != nil {
+		return nil, err
+	}
+	recs = append(recs, more...)
+	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.Key, b.Key) })
+	return recs, nil
 }
 
 // Load reads the named flags, one Record per key in sorted order, in
@@ -96,6 +121,24 @@ func (s *Store) Load(ctx context.Context, flagKeys ...string) ([]Record, error) 
 			return nil, err
 		}
 		out = append(out, recs...)
+	}
+	if s.simple != "" {
+		// Flags not in the tutorial's layout may be simple flags.
+		var missing []int
+		var names []string
+		for i, r := range out {
+			if errors.Is(r.Err, ErrNotFound) {
+				missing = append(missing, i)
+				names = append(names, r.Key)
+			}
+		}
+		simple, err := s.loadSimple(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range missing {
+			out[i] = simple[j]
+		}
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,9 +29,10 @@ const maxTxRetries = 32
 // Store reads and writes flags in one Redis key space. Safe for concurrent
 // use.
 type Store struct {
-	rdb  redis.UniversalClient
-	keys keys
-	now  func() time.Time
+	rdb    redis.UniversalClient
+	keys   keys
+	now    func() time.Time
+	simple string // prefix of simple flags; "" when off
 }
 
 // Option configures a Store.
@@ -39,6 +41,7 @@ type Option func(*config)
 type config struct {
 	prefix string
 	now    func() time.Time
+	simple string
 }
 
 // WithKeyPrefix sets the key prefix. Default: "feature-flags", the
@@ -68,7 +71,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now}
+	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now, simple: c.simple}
 }
 
 // Prefix returns the key prefix.
@@ -88,10 +91,25 @@ func (s *Store) FlagKeyOfNotification(channel string) (string, bool) {
 	// "__keyspace@0__:P:flag:K:…"
 	for i := 0; i+2 < len(channel); i++ {
 		if channel[i] == '_' && channel[i+1] == '_' && channel[i+2] == ':' {
-			return s.keys.flagKeyOf(channel[i+3:])
+			key := channel[i+3:]
+			if s.simple != "" {
+				if name, ok := strings.CutPrefix(key, s.simple); ok && evaluator.ValidName(name) {
+					return name, true
+				}
+			}
+			return s.keys.flagKeyOf(key)
 		}
 	}
 	return "", false
+}
+
+// SimpleKeyspacePattern returns the PSUBSCRIBE pattern for keyspace
+// notifications of simple flags, "" when simple flags are off.
+func (s *Store) SimpleKeyspacePattern() string {
+	if s.simple == "" {
+		return ""
+	}
+	return "__keyspace@*__:" + escapeGlob(s.simple) + "*"
 }
 
 // Change is the notice published on P:changes by every write of this
