@@ -1,5 +1,7 @@
 package evaluator
 
+import "errors"
+
 // Compiled is a validated flag with everything evaluation needs precomputed:
 // allowlists as sets, the payload decoded per type, and the metadata of every
 // (environment, outcome) pair. It is immutable after [Compile] returns and
@@ -12,18 +14,22 @@ type Compiled struct {
 	def            Flag
 	scheme         Scheme
 	variant        *variantFlag // nil for a tutorial flag
+	large          bool         // an environment left an allowlist in Redis
 }
 
 // CompiledEnvironment is one environment of a [Compiled] flag. Immutable.
 type CompiledEnvironment struct {
-	name     string
-	enabled  bool
-	percent  int
-	users    stringSet
-	regions  stringSet
-	payload  Payload
-	version  int64
-	metadata [numOutcomes]map[string]any
+	name    string
+	enabled bool
+	percent int
+	users   stringSet
+	regions stringSet
+	// largeUsers, largeRegions: the allowlist stayed in Redis; ask
+	// Input.Members.
+	largeUsers, largeRegions bool
+	payload                  Payload
+	version                  int64
+	metadata                 [numOutcomes]map[string]any
 }
 
 // Compile validates f (see [Validate]) and precomputes its evaluation form.
@@ -85,9 +91,9 @@ func possible(f *Flag, env *Environment, o Outcome) bool {
 	case EnvironmentDisabled:
 		return f.DefaultEnabled && !env.Enabled
 	case AllowlistUser:
-		return f.DefaultEnabled && env.Enabled && len(env.AllowlistUsers) > 0
+		return f.DefaultEnabled && env.Enabled && (len(env.AllowlistUsers) > 0 || env.LargeUsers > 0)
 	case AllowlistRegion:
-		return f.DefaultEnabled && env.Enabled && len(env.AllowlistRegions) > 0
+		return f.DefaultEnabled && env.Enabled && (len(env.AllowlistRegions) > 0 || env.LargeRegions > 0)
 	case RolloutHit:
 		return f.DefaultEnabled && env.Enabled && env.RolloutPercent > 0
 	case RolloutMiss:
@@ -131,13 +137,15 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 			return nil, v
 		}
 		ce := &CompiledEnvironment{
-			name:    name,
-			enabled: env.Enabled,
-			percent: env.RolloutPercent,
-			users:   newStringSet(env.AllowlistUsers),
-			regions: newStringSet(env.AllowlistRegions),
-			payload: payload,
-			version: f.Version,
+			name:         name,
+			enabled:      env.Enabled,
+			percent:      env.RolloutPercent,
+			users:        newStringSet(env.AllowlistUsers),
+			regions:      newStringSet(env.AllowlistRegions),
+			largeUsers:   env.LargeUsers > 0,
+			largeRegions: env.LargeRegions > 0,
+			payload:      payload,
+			version:      f.Version,
 		}
 		for o := FlagDisabled; o < numOutcomes && vf == nil; o++ {
 			if possible(&f, &env, o) {
@@ -145,6 +153,7 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 			}
 		}
 		c.envs[name] = ce
+		c.large = c.large || env.HasLargeAllowlist()
 	}
 	return c, nil
 }
@@ -160,6 +169,10 @@ func Metadata(environment string, o Outcome, version int64) map[string]any {
 	}
 	return m
 }
+
+// HasLargeAllowlist reports whether some environment of c left an
+// allowlist in Redis, so that evaluations need Input.Members.
+func (c *Compiled) HasLargeAllowlist() bool { return c.large }
 
 // Key returns the flag key.
 func (c *Compiled) Key() string { return c.key }
@@ -200,9 +213,33 @@ func (c *Compiled) EvaluateEnv(in Input) (Result, *CompiledEnvironment) {
 		f.Percent = env.percent
 		f.UserListed = in.Subject != "" && env.users.has(in.Subject)
 		f.RegionListed = !f.UserListed && in.Region != "" && env.regions.has(in.Region)
+		if (env.largeUsers || env.largeRegions) && !f.UserListed && !f.RegionListed && f.DefaultEnabled && f.EnvEnabled {
+			var err error
+			if f.UserListed, f.RegionListed, err = env.askLarge(c.key, &in); err != nil {
+				return Result{Bucket: -1, Err: MembershipUnavailable}, env
+			}
+		}
 	}
 	return Decide(f), env
 }
+
+// askLarge asks in.Members about the allowlists left in Redis.
+func (e *CompiledEnvironment) askLarge(flagKey string, in *Input) (user, region bool, err error) {
+	if in.Members == nil {
+		return false, false, errNoMembership
+	}
+	if e.largeUsers && in.Subject != "" {
+		if user, err = in.Members.IsMember(flagKey, e.name, ListUsers, in.Subject); err != nil || user {
+			return user, false, err
+		}
+	}
+	if e.largeRegions && in.Region != "" {
+		region, err = in.Members.IsMember(flagKey, e.name, ListRegions, in.Region)
+	}
+	return false, region, err
+}
+
+var errNoMembership = errors.New("no membership oracle for a large allowlist")
 
 // Metadata returns the shared, read-only metadata for an outcome in the
 // named environment. For an environment the flag does not have it builds a

@@ -65,7 +65,27 @@ const (
 	AttributeMissing
 	// VariantUnknown: a CEL rule named a variant the flag does not have.
 	VariantUnknown
+	// MembershipUnavailable: a large allowlist could not be asked (see
+	// Membership).
+	MembershipUnavailable
 )
+
+// List names an allowlist.
+type List uint8
+
+// The allowlists of an environment.
+const (
+	ListUsers List = iota
+	ListRegions
+)
+
+// Membership answers membership of allowlists too large to hold in memory
+// (Environment.LargeUsers, LargeRegions). The provider implements it with
+// SISMEMBER and a small cache. Implementations must be safe for concurrent
+// use.
+type Membership interface {
+	IsMember(flagKey, environment string, list List, member string) (bool, error)
+}
 
 // Input is what one evaluation is asked about. An empty Subject or Region
 // means none was given. Attributes, which may be nil, are the context
@@ -75,6 +95,8 @@ type Input struct {
 	Subject     string
 	Region      string
 	Attributes  Attributes
+	// Members answers for large allowlists; nil when the flag has none.
+	Members Membership
 }
 
 // Result is the value-type answer of one evaluation.

@@ -72,7 +72,17 @@ type Environment struct {
 	AllowlistRegions []string `json:"allowlistRegions"`
 	// UpdatedAt is set by the store on every write; ignored on input.
 	UpdatedAt string `json:"updatedAt,omitempty"`
+
+	// LargeUsers and LargeRegions, when above zero, say that the allowlist
+	// of that many members was left in Redis rather than loaded (see the
+	// store's large-set threshold): the allowlist fields are then empty and
+	// evaluation asks Input.Members. Never part of the JSON form.
+	LargeUsers   int64 `json:"-"`
+	LargeRegions int64 `json:"-"`
 }
+
+// HasLargeAllowlist reports whether an allowlist of e was left in Redis.
+func (e Environment) HasLargeAllowlist() bool { return e.LargeUsers > 0 || e.LargeRegions > 0 }
 
 // HasValue reports whether the environment carries a payload (not absent and
 // not JSON null).

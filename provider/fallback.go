@@ -15,6 +15,12 @@ import (
 type fallbackFile struct {
 	SavedAt string           `json:"savedAt"`
 	Flags   []evaluator.Flag `json:"flags"`
+	// Large lists, per flag and environment, the allowlists that stayed in
+	// Redis (their sizes), which the definitions' JSON form leaves out: a
+	// cold start from the file then asks Redis for them (and answers with
+	// an error while Redis is down) instead of silently treating them as
+	// empty.
+	Large map[string]map[string][2]int64 `json:"large,omitempty"`
 }
 
 // saveFallback writes the snapshot's definitions to the fallback file
@@ -30,7 +36,21 @@ func (p *Provider) saveFallback(s *snapshot) {
 }
 
 func writeFallback(path string, s *snapshot) error {
-	data, err := json.Marshal(fallbackFile{SavedAt: time.Now().UTC().Format(time.RFC3339Nano), Flags: s.definitions()})
+	ff := fallbackFile{SavedAt: time.Now().UTC().Format(time.RFC3339Nano), Flags: s.definitions()}
+	for _, f := range ff.Flags {
+		for name, env := range f.Environments {
+			if env.HasLargeAllowlist() {
+				if ff.Large == nil {
+					ff.Large = map[string]map[string][2]int64{}
+				}
+				if ff.Large[f.Key] == nil {
+					ff.Large[f.Key] = map[string][2]int64{}
+				}
+				ff.Large[f.Key][name] = [2]int64{env.LargeUsers, env.LargeRegions}
+			}
+		}
+	}
+	data, err := json.Marshal(ff)
 	if err != nil {
 		return err
 	}
@@ -67,6 +87,12 @@ func readFallback(path string) (*snapshot, error) {
 	}
 	recs := make([]store.Record, 0, len(f.Flags))
 	for _, fl := range f.Flags {
+		for name, sizes := range f.Large[fl.Key] {
+			if env, ok := fl.Environments[name]; ok {
+				env.LargeUsers, env.LargeRegions = sizes[0], sizes[1]
+				fl.Environments[name] = env
+			}
+		}
 		recs = append(recs, store.Record{Key: fl.Key, Flag: fl})
 	}
 	return fullSnapshot(recs), nil

@@ -383,6 +383,7 @@ func (p *Provider) reload(ctx context.Context, keys map[string]struct{}) error {
 	for k := range keys {
 		list = append(list, k)
 	}
+	p.members.forget(list)
 	recs, err := p.store.Load(ctx, list...)
 	if err != nil {
 		return err

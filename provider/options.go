@@ -21,6 +21,8 @@ type config struct {
 	contextKind    string
 	logger         *slog.Logger
 	simplePrefix   string
+	largeSet       int64
+	memberTTL      time.Duration
 }
 
 func defaultConfig() config {
@@ -31,6 +33,8 @@ func defaultConfig() config {
 		initTimeout:    5 * time.Second,
 		healthInterval: time.Second,
 		contextKind:    "user",
+		largeSet:       10_000,
+		memberTTL:      time.Second,
 		logger:         slog.New(slog.DiscardHandler),
 	}
 }
@@ -62,6 +66,22 @@ func WithKeyPrefix(prefix string) Option {
 // [store.WithSimpleFlags]. Default: off.
 func WithSimpleFlags(prefix string) Option {
 	return func(c *config) { c.simplePrefix = prefix }
+}
+
+// WithLargeAllowlists sets the size above which an allowlist is not copied
+// into the snapshot: membership is then asked with SISMEMBER, through a
+// small cache whose answers live for ttl (and are dropped at once when the
+// flag's change notice or keyspace notification arrives), so that memory
+// does not grow with an allowlist of millions and answers stay exact.
+// Defaults: 10,000 members, 1 s. Below the threshold the snapshot path is
+// unchanged. A threshold of 0 or less keeps every allowlist in memory.
+func WithLargeAllowlists(threshold int64, ttl time.Duration) Option {
+	return func(c *config) {
+		c.largeSet = max(threshold, 0)
+		if ttl > 0 {
+			c.memberTTL = ttl
+		}
+	}
 }
 
 // WithDirectReads switches the provider to direct reads: no snapshot, one

@@ -34,6 +34,9 @@ type Provider struct {
 	// Redis returned (their CEL rules are costly to compile per call).
 	compiled directCache
 
+	// members caches answers about allowlists left in Redis.
+	members memberCache
+
 	mu     sync.Mutex // guards the fields below
 	run    *runner    // the background loop; nil when not started
 	status status     // what the SDK was last told
@@ -66,7 +69,8 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 	return &Provider{
 		cfg:    cfg,
 		client: client,
-		store:  store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix)),
+		store: store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix),
+			store.WithLargeSetThreshold(cfg.largeSet)),
 		events: make(chan of.Event, 256),
 	}
 }

@@ -61,17 +61,21 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		ev.err = &e
 		return
 	}
-	p.evaluateCompiled(ent.compiled, flag, fc, &t, ev)
+	p.evaluateCompiled(ctx, ent.compiled, flag, fc, &t, ev)
 }
 
 // evaluateCompiled runs a compiled flag: the snapshot's, or a variant flag
 // read directly.
-func (p *Provider) evaluateCompiled(c *evaluator.Compiled, flag string, fc of.FlattenedContext, t *target, ev *evaluation) {
+func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, flag string, fc of.FlattenedContext, t *target, ev *evaluation) {
 	var env *evaluator.CompiledEnvironment
-	ev.result, env = c.EvaluateEnv(evaluator.Input{
+	in := evaluator.Input{
 		Environment: t.environment, Subject: t.subject, Region: t.region,
 		Attributes: evaluator.MapAttributes(fc),
-	})
+	}
+	if c.HasLargeAllowlist() {
+		in.Members = &memberAsk{p: p, ctx: ctx}
+	}
+	ev.result, env = c.EvaluateEnv(in)
 	if ev.result.Err != evaluator.NoError {
 		ev.err = resultError(flag, t.environment, ev.result, env)
 		return
@@ -112,7 +116,7 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, fc of.Flatte
 			return evaluation{err: &e}
 		}
 		var ev evaluation
-		p.evaluateCompiled(c, flag, fc, &t, &ev)
+		p.evaluateCompiled(ctx, c, flag, fc, &t, &ev)
 		return ev
 	}
 	r := evaluator.Decide(facts.Facts)
@@ -148,6 +152,8 @@ func resultError(flag, environment string, r evaluator.Result, env *evaluator.Co
 		}
 	case evaluator.AttributeMissing:
 		e = of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q splits its variants by a context attribute that is missing or not a string", flag))
+	case evaluator.MembershipUnavailable:
+		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: its allowlist in %q is kept in Redis, which did not answer", flag, environment))
 	case evaluator.VariantUnknown:
 		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: a rule named a variant the flag does not have", flag))
 	default:

@@ -55,6 +55,9 @@ type rawEnv struct {
 	hash    map[string]string
 	users   []string
 	regions []string
+	// largeUsers, largeRegions: the member count of an allowlist left in
+	// Redis (above the large-set threshold); 0 when it was read.
+	largeUsers, largeRegions int64
 }
 
 // decodeBool reads "true"/"false"; a missing field is false, as in the
@@ -152,6 +155,7 @@ func (r rawFlag) decode() (evaluator.Flag, error) {
 		env.UpdatedAt = re.hash["updatedAt"]
 		env.AllowlistUsers = sortedNonEmpty(re.users)
 		env.AllowlistRegions = sortedNonEmpty(re.regions)
+		env.LargeUsers, env.LargeRegions = re.largeUsers, re.largeRegions
 		f.Environments[name] = env
 	}
 	if err := evaluator.Validate(f); err != nil {
@@ -217,6 +221,9 @@ func (r rawFlag) fingerprint() uint64 {
 		writeHash(e.hash)
 		writeSet(e.users)
 		writeSet(e.regions)
+		// A large set is fingerprinted by its size only: its members are
+		// asked live, so a change of members needs no new snapshot.
+		fmt.Fprintf(h, "%d\x00%d", e.largeUsers, e.largeRegions)
 	}
 	return h.Sum64()
 }

@@ -170,7 +170,7 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 		type envReads struct {
 			name           string
 			hash           *redis.MapStringStringCmd
-			users, regions *redis.StringSliceCmd
+			users, regions setRead
 		}
 		type flagReads struct {
 			hash  *redis.MapStringStringCmd
@@ -188,8 +188,8 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 					r.envs = append(r.envs, envReads{
 						name:    name,
 						hash:    p.HGetAll(ctx, s.keys.env(key, name)),
-						users:   p.SMembers(ctx, s.keys.users(key, name)),
-						regions: p.SMembers(ctx, s.keys.regions(key, name)),
+						users:   s.readSet(ctx, p, s.keys.users(key, name)),
+						regions: s.readSet(ctx, p, s.keys.regions(key, name)),
 					})
 				}
 			}
@@ -211,7 +211,10 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 				continue
 			}
 			for _, e := range r.envs {
-				raw.envs[e.name] = rawEnv{hash: e.hash.Val(), users: e.users.Val(), regions: e.regions.Val()}
+				re := rawEnv{hash: e.hash.Val()}
+				re.users, re.largeUsers = e.users.val()
+				re.regions, re.largeRegions = e.regions.val()
+				raw.envs[e.name] = re
 			}
 			recs[i].Fingerprint = raw.fingerprint()
 			recs[i].Flag, recs[i].Err = raw.decode()

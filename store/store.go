@@ -33,6 +33,7 @@ type Store struct {
 	keys   keys
 	now    func() time.Time
 	simple string // prefix of simple flags; "" when off
+	large  int64  // large-set threshold; 0: load every allowlist
 }
 
 // Option configures a Store.
@@ -42,6 +43,7 @@ type config struct {
 	prefix string
 	now    func() time.Time
 	simple string
+	large  int64
 }
 
 // WithKeyPrefix sets the key prefix. Default: "feature-flags", the
@@ -71,7 +73,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now, simple: c.simple}
+	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now, simple: c.simple, large: c.large}
 }
 
 // Prefix returns the key prefix.
@@ -147,6 +149,9 @@ func timestamp(t time.Time) string {
 // returns the definition as stored.
 func (s *Store) Upsert(ctx context.Context, f evaluator.Flag) (evaluator.Flag, error) {
 	if err := evaluator.Validate(f); err != nil {
+		return evaluator.Flag{}, err
+	}
+	if err := checkNotPartial(f); err != nil {
 		return evaluator.Flag{}, err
 	}
 	f = f.Clone()
