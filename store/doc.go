@@ -5,17 +5,21 @@
 // With prefix P (default "feature-flags") and flag key K:
 //
 //	P:index                          set   every flag key
-//	P:flag:K                         hash  description, defaultEnabled, updatedAt, version
+//	P:flag:K                         hash  description, defaultEnabled, updatedAt, version,
+//	                                       and a variant flag's fields (see rich.go)
 //	P:flag:K:environments            set   environment names
 //	P:flag:K:environment:E           hash  enabled, rolloutPercent, value, updatedAt
 //	P:flag:K:environment:E:users     set   allowlisted subjects
 //	P:flag:K:environment:E:regions   set   allowlisted regions
 //	P:changes                        pub/sub channel of change notices
+//	P:audit                          stream of every write: actor, time, op, before, after
 //
 // Every write is one MULTI/EXEC: [Store.Upsert] deletes the flag's old keys
 // (old environments included), writes the new ones, bumps "version" and
-// publishes a [Change] on P:changes in the same transaction; [Store.Delete]
-// removes the index entry and every key and publishes too. Reads decode
+// publishes a [Change] on P:changes and appends an [AuditEntry] to P:audit
+// in the same transaction; [Store.Delete] removes the index entry and every
+// key, publishes and audits too. [IfVersion] makes a write conditional on
+// the stored version. Reads decode
 // leniently where the tutorial is lenient (missing optional fields) and
 // strictly where a value would change the meaning ("rolloutPercent" of "abc"),
 // returning a *DecodeError that names the flag and the field.

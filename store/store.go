@@ -146,8 +146,11 @@ func timestamp(t time.Time) string {
 // is the old version plus one, updatedAt is now (on the flag and every
 // environment), and a [Change] is published. An invalid f returns an
 // *evaluator.ValidationError naming the field and writes nothing. It
-// returns the definition as stored.
-func (s *Store) Upsert(ctx context.Context, f evaluator.Flag) (evaluator.Flag, error) {
+// returns the definition as stored. Options: [IfVersion] makes the write
+// conditional, [Actor] records it in the audit stream in the same
+// transaction.
+func (s *Store) Upsert(ctx context.Context, f evaluator.Flag, opts ...WriteOption) (evaluator.Flag, error) {
+	w := newWriteConfig(opts)
 	if err := evaluator.Validate(f); err != nil {
 		return evaluator.Flag{}, err
 	}
@@ -173,6 +176,10 @@ func (s *Store) Upsert(ctx context.Context, f evaluator.Flag) (evaluator.Flag, e
 		if err != nil {
 			return err
 		}
+		before, err := w.prepare(ctx, s, tx, f.Key, oldEnvs, version)
+		if err != nil {
+			return err
+		}
 		stored = f.Clone()
 		stored.Version = version + 1
 		stored.UpdatedAt = timestamp(s.now())
@@ -182,6 +189,7 @@ func (s *Store) Upsert(ctx context.Context, f evaluator.Flag) (evaluator.Flag, e
 			s.writeFlag(ctx, p, &stored)
 			p.SAdd(ctx, s.keys.index(), f.Key)
 			p.Publish(ctx, s.keys.changes(), note)
+			w.record(ctx, s, p, "upsert", f.Key, before, &stored)
 			return nil
 		})
 		return err
@@ -194,13 +202,14 @@ func (s *Store) Upsert(ctx context.Context, f evaluator.Flag) (evaluator.Flag, e
 
 // Delete removes the flag — index entry and every key — in one transaction
 // and publishes a [Change]. Deleting a flag that is not stored returns
-// ErrNotFound.
-func (s *Store) Delete(ctx context.Context, key string) error {
+// ErrNotFound. It takes the same options as [Store.Upsert].
+func (s *Store) Delete(ctx context.Context, key string, opts ...WriteOption) error {
+	w := newWriteConfig(opts)
 	if !evaluator.ValidName(key) {
 		return fmt.Errorf("delete flag %q: %w", key, ErrNotFound)
 	}
 	return s.retryTx(ctx, key, func(tx *redis.Tx) error {
-		oldEnvs, _, err := s.readForWrite(ctx, tx, key)
+		oldEnvs, version, err := s.readForWrite(ctx, tx, key)
 		if err != nil {
 			return err
 		}
@@ -215,11 +224,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		if !member && exists == 0 {
 			return fmt.Errorf("delete flag %q: %w", key, ErrNotFound)
 		}
+		before, err := w.prepare(ctx, s, tx, key, oldEnvs, version)
+		if err != nil {
+			return err
+		}
 		note, _ := json.Marshal(Change{Op: "delete", FlagKey: key})
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			s.deleteKeys(ctx, p, key, oldEnvs)
 			p.SRem(ctx, s.keys.index(), key)
 			p.Publish(ctx, s.keys.changes(), note)
+			w.record(ctx, s, p, "delete", key, before, nil)
 			return nil
 		})
 		return err

@@ -86,6 +86,7 @@ func TestUpsertWritesTutorialLayout(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "null", e["value"], "no payload is stored as JSON null")
 		assert.Equal(t, []string{
+			"feature-flags:audit",
 			"feature-flags:flag:checkout-banner",
 			"feature-flags:flag:checkout-banner:environment:production",
 			"feature-flags:flag:checkout-banner:environment:production:regions",
@@ -114,6 +115,7 @@ func TestUpsertRemovesOldEnvironmentsAndBumpsVersion(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(2), stored.Version)
 		assert.Equal(t, []string{
+			"ff:audit",
 			"ff:flag:checkout-banner",
 			"ff:flag:checkout-banner:environment:dev",
 			"ff:flag:checkout-banner:environment:dev:users",

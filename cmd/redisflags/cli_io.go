@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/store"
+)
+
+// importWorkers is how many flags import writes at once: each write is its
+// own WATCHed transaction, so a few in flight hide the round trips.
+const importWorkers = 8
+
+// exportBatch is how many flags export loads per step of its progress.
+const exportBatch = 256
+
+// runImport is "redisflags import FILE": every definition in the file is
+// validated first (all problems are reported, and nothing is written while
+// there is one); then each flag whose definition differs from the stored one
+// is written, one transaction (and one audit entry) per flag. Flags that are
+// not in the file are left alone.
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("import", "import FILE|- [--format NAME] [--dry-run]\n\nFormats:"+formatDocs(), stderr)
+	var c conn
+	c.register(fs)
+	format := fs.String("format", "tutorial", "file `format`")
+	dryRun := fs.Bool("dry-run", false, "validate and compare, write nothing")
+	who := fs.String("actor", defaultActor(), "`name` recorded in the audit trail")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 1, 1); err != nil {
+		return err
+	}
+	ff, err := lookupFormat(*format)
+	if err != nil {
+		return err
+	}
+	if ff.Decode == nil {
+		return fmt.Errorf("format %q can be exported, not imported", ff.Name)
+	}
+	data, err := readInput(pos[0])
+	if err != nil {
+		return err
+	}
+	flags, err := ff.Decode(data)
+	if err != nil {
+		return fmt.Errorf("%s: nothing imported:\n%w", pos[0], err)
+	}
+	rdb, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	keys := make([]string, len(flags))
+	for i, f := range flags {
+		keys[i] = f.Key
+	}
+	recs, err := st.Load(ctx, keys...)
+	if err != nil {
+		return err
+	}
+	stored := make(map[string]store.Record, len(recs))
+	for _, r := range recs {
+		stored[r.Key] = r
+	}
+	var todo []evaluator.Flag
+	created := 0
+	for _, f := range flags {
+		r := stored[f.Key]
+		switch {
+		case errors.Is(r.Err, store.ErrNotFound):
+			created++
+			todo = append(todo, f)
+		case r.Err != nil || !sameDefinition(r.Flag, f):
+			todo = append(todo, f)
+		}
+	}
+	unchanged := len(flags) - len(todo)
+	if *dryRun {
+		fmt.Fprintf(stdout, "dry run: %d flag(s) in %s: %d to create, %d to update, %d unchanged\n",
+			len(flags), pos[0], created, len(todo)-created, unchanged)
+		return nil
+	}
+
+	bar := newProgress(stderr, "importing", len(todo))
+	jobs := make(chan evaluator.Flag)
+	var mu sync.Mutex
+	var failed []error
+	var wg sync.WaitGroup
+	for range min(importWorkers, len(todo)) {
+		wg.Go(func() {
+			for f := range jobs {
+				if _, err := st.Upsert(ctx, f, store.Actor(*who)); err != nil {
+					mu.Lock()
+					failed = append(failed, fmt.Errorf("flag %q: %w", f.Key, err))
+					mu.Unlock()
+				}
+				bar.add(1)
+			}
+		})
+	}
+	for _, f := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- f
+	}
+	close(jobs)
+	wg.Wait()
+	bar.finish()
+	written := len(todo) - len(failed)
+	fmt.Fprintf(stdout, "imported %s: %d written, %d unchanged, %d failed\n", pos[0], written, unchanged, len(failed))
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("import interrupted: %w", err)
+	}
+	return errors.Join(failed...)
+}
+
+// sameDefinition reports whether two definitions say the same thing,
+// ignoring what the store sets (updatedAt, version) and what it normalizes
+// (allowlist order, payload spacing).
+func sameDefinition(a, b evaluator.Flag) bool {
+	norm := func(f evaluator.Flag) []byte {
+		f = f.Clone()
+		f.UpdatedAt, f.Version = "", 0
+		for name, e := range f.Environments {
+			e.UpdatedAt = ""
+			slices.Sort(e.AllowlistUsers)
+			slices.Sort(e.AllowlistRegions)
+			e.AllowlistUsers = slices.Compact(e.AllowlistUsers)
+			e.AllowlistRegions = slices.Compact(e.AllowlistRegions)
+			if len(e.AllowlistUsers) == 0 {
+				e.AllowlistUsers = nil
+			}
+			if len(e.AllowlistRegions) == 0 {
+				e.AllowlistRegions = nil
+			}
+			if !e.HasValue() {
+				e.Value = nil
+			} else {
+				var buf bytes.Buffer
+				if json.Compact(&buf, e.Value) == nil {
+					e.Value = buf.Bytes()
+				}
+			}
+			f.Environments[name] = e
+		}
+		if len(f.Environments) == 0 {
+			f.Environments = nil
+		}
+		b, _ := json.Marshal(f)
+		return b
+	}
+	return bytes.Equal(norm(a), norm(b))
+}
+
+// runExport is "redisflags export": every flag, sorted by key, in a file
+// format. Flags whose stored data does not parse are named on stderr and
+// make the export fail after writing the others.
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("export", "export [--format NAME] [-o FILE]\n\nFormats:"+formatDocs(), stderr)
+	var c conn
+	c.register(fs)
+	format := fs.String("format", "tutorial", "file `format`")
+	out := fs.String("o", "-", "output `file` (\"-\": stdout); written whole or not at all")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, 0); err != nil {
+		return err
+	}
+	ff, err := lookupFormat(*format)
+	if err != nil {
+		return err
+	}
+	if ff.Encode == nil {
+		return fmt.Errorf("format %q can be imported, not exported", ff.Name)
+	}
+	rdb, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	keys, err := rdb.SMembers(ctx, st.Prefix()+":index").Result()
+	if err != nil {
+		return fmt.Errorf("read the flag index: %w", err)
+	}
+	slices.Sort(keys)
+	bar := newProgress(stderr, "exporting", len(keys))
+	var flags []evaluator.Flag
+	var corrupt []error
+	for start := 0; start < len(keys); start += exportBatch {
+		recs, err := st.Load(ctx, keys[start:min(start+exportBatch, len(keys))]...)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			switch {
+			case r.Err == nil:
+				flags = append(flags, r.Flag)
+			case !errors.Is(r.Err, store.ErrNotFound):
+				corrupt = append(corrupt, r.Err)
+			}
+		}
+		bar.add(len(recs))
+	}
+	bar.finish()
+
+	var buf bytes.Buffer
+	if err := ff.Encode(&buf, flags); err != nil {
+		return err
+	}
+	if *out == "-" {
+		if _, err := stdout.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	} else if err := writeFileAtomic(*out, buf.Bytes()); err != nil {
+		return err
+	} else {
+		fmt.Fprintf(stderr, "exported %d flag(s) to %s\n", len(flags), *out)
+	}
+	if len(corrupt) > 0 {
+		return fmt.Errorf("%d flag(s) left out because their stored data does not parse:\n%w", len(corrupt), errors.Join(corrupt...))
+	}
+	return nil
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so that a
+// failed export never leaves half a file.
+func writeFileAtomic(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".redisflags-export-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

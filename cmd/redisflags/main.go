@@ -1,0 +1,102 @@
+// Command redisflags runs next to Redis and manages the flags stored there in
+// the layout of the Redis feature-flags tutorial.
+//
+//	redisflags serve   --addr HOST:PORT --redis-url URL [--admin-token T]   HTTP: the tutorial's API, OFREP, health
+//	redisflags flags   list | get KEY | set KEY … | delete KEY                everyday flag work
+//	redisflags import  FILE [--format tutorial] [--dry-run]                   definitions from a file ("-": stdin)
+//	redisflags export  [--format tutorial] [-o FILE]                          every definition to a file
+//	redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]                  why a subject gets what it gets
+//	redisflags lint    [--now T] [--stale-after D]                            kill dates passed, stuck rollouts, vague names
+//	redisflags audit   [FLAG] [-n N]                                          who changed what, and when
+//
+// Every verb takes --redis-url (default $REDIS_URL) and --key-prefix
+// (default "feature-flags"). Every write is audited: it appends an entry to
+// the stream P:audit in the same transaction (see store.Actor).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// errUsage means the command line was wrong; the usage has been printed.
+var errUsage = errors.New("usage")
+
+// errFindings means the command ran and found problems it has reported
+// (lint findings): exit status 1 with no further message.
+var errFindings = errors.New("problems found")
+
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, errFindings):
+		return 1
+	default:
+		fmt.Fprintln(stderr, "redisflags:", err)
+		return 1
+	}
+}
+
+const usageText = `redisflags: feature flags in Redis (the Redis feature-flags tutorial's layout)
+
+Usage:
+  redisflags serve   [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--log-stream KEY]
+  redisflags flags   list [--json] | get KEY | set KEY [options] | delete KEY [--if-version N]
+  redisflags import  FILE [--format tutorial] [--dry-run]
+  redisflags export  [--format tutorial] [-o FILE]
+  redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]
+  redisflags lint    [--now RFC3339] [--stale-after DURATION] [--json]
+  redisflags audit   [FLAG] [-n N] [--json]
+
+Every verb takes --redis-url (default $REDIS_URL) and --key-prefix (default feature-flags).
+"redisflags VERB -h" describes a verb's options.
+`
+
+// run is the whole command, minus the process: it parses args, talks to
+// Redis and writes to stdout and stderr. It returns errUsage after printing
+// the usage, errFindings after reporting findings, or an error to print.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return errUsage
+	}
+	verb, rest := args[0], args[1:]
+	switch verb {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "flags":
+		return runFlags(ctx, rest, stdout, stderr)
+	case "import":
+		return runImport(ctx, rest, stdout, stderr)
+	case "export":
+		return runExport(ctx, rest, stdout, stderr)
+	case "bucket":
+		return runBucket(ctx, rest, stdout, stderr)
+	case "lint":
+		return runLint(ctx, rest, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "redisflags: unknown verb %q\n\n%s", verb, usageText)
+		return errUsage
+	}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D]"
+
+// runServe is "redisflags serve": the HTTP server, until ctx ends. It then
+// stops accepting requests, lets those under way finish (10 s at most),
+// stops the flag refresher and the log mirror, and closes Redis: nothing it
+// started outlives it.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSynopsis, stderr)
+	var c conn
+	c.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (\":8080\" for every interface)")
+	token := fs.String("admin-token", os.Getenv("REDISFLAGS_ADMIN_TOKEN"), "`token` the admin routes require as Authorization: Bearer; default $REDISFLAGS_ADMIN_TOKEN; empty leaves them open")
+	environment := fs.String("environment", "production", "`environment` evaluated when a request names none")
+	logStream := fs.String("log-stream", "", "also append request logs to this Redis stream `key` (the tutorial's is \"logs\")")
+	resync := fs.Duration("resync", 30*time.Second, "full reload of the OFREP snapshot every `interval`, for writers that publish no change notice")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, 0, 0); err != nil {
+		return err
+	}
+
+	var rdb redis.UniversalClient
+	if c.redisURL == "" {
+		m, err := miniredis.Run()
+		if err != nil {
+			return fmt.Errorf("start the embedded Redis: %w", err)
+		}
+		defer m.Close()
+		fmt.Fprintf(stderr, "\n"+
+			"  ******************************************************************\n"+
+			"  WARNING: no --redis-url and no REDIS_URL: using an EMBEDDED,\n"+
+			"  in-memory Redis (miniredis) at %s.\n"+
+			"  Every flag is LOST when redisflags stops. Not for production.\n"+
+			"  ******************************************************************\n\n", m.Addr())
+		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+	} else {
+		// A URL that does not parse fails now; a Redis that does not answer
+		// yet does not: /readyz says so until it does.
+		client, err := c.client()
+		if err != nil {
+			return err
+		}
+		rdb = client
+	}
+	defer rdb.Close()
+	st := c.store(rdb)
+
+	var handler slog.Handler = slog.NewJSONHandler(stderr, nil)
+	if *logStream != "" {
+		mirror := newStreamMirror(rdb, *logStream)
+		defer mirror.Close()
+		handler = mirror.handler(handler)
+	}
+	logger := slog.New(handler)
+	if *token == "" {
+		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
+	}
+
+	live := newLiveFlags(rdb, st, *resync, logger)
+	srv := newServer(serverConfig{rdb: rdb, store: st, flags: live, environment: *environment, adminToken: *token, logger: logger})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+
+	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { live.run(liveCtx) })
+	defer func() { stopLive(); wg.Wait() }()
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "redisflags: serving on http://%s (key prefix %q)\n", ln.Addr(), c.prefix)
+	logger.Info("serving", "addr", ln.Addr().String(), "prefix", c.prefix, "environment", *environment)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
