@@ -70,6 +70,8 @@ const (
 	SchemeSHA256 Scheme = iota
 	SchemeMD5Canary
 	SchemeMurmur3
+	// SchemeLaunchDarkly is BucketLaunchDarkly; variant flags only.
+	SchemeLaunchDarkly
 )
 
 // ParseScheme reads Flag.Bucketing; "" is SchemeSHA256.
@@ -81,8 +83,10 @@ func ParseScheme(name string) (Scheme, error) {
 		return SchemeMD5Canary, nil
 	case BucketMurmur3:
 		return SchemeMurmur3, nil
+	case BucketLaunchDarkly:
+		return SchemeLaunchDarkly, nil
 	}
-	return 0, fmt.Errorf("unknown bucketing scheme %q (want %q, %q or %q)", name, BucketSHA256, BucketMD5Canary, BucketMurmur3)
+	return 0, fmt.Errorf("unknown bucketing scheme %q (want %q, %q, %q or %q)", name, BucketSHA256, BucketMD5Canary, BucketMurmur3, BucketLaunchDarkly)
 }
 
 // BucketWith returns the bucket, 0–99, of value under scheme s. explicit is
@@ -94,6 +98,10 @@ func BucketWith(s Scheme, flagKey, environment, value string, explicit bool) int
 		return BucketMD5(flagKey, value)
 	case SchemeMurmur3:
 		return BucketFlagd(flagKey, value, explicit)
+	case SchemeLaunchDarkly:
+		// Splits under this scheme bucket with BucketLD itself; this is
+		// its bucket scaled onto 0–99, with an empty salt.
+		return min(int(BucketLD(flagKey, "", nil, value)*100), 99)
 	}
 	return Bucket(flagKey, environment, value)
 }

@@ -13,6 +13,7 @@ type Compiled struct {
 	envs           map[string]*CompiledEnvironment
 	def            Flag
 	scheme         Scheme
+	salt           string       // Flag.Salt, for BucketLaunchDarkly
 	variant        *variantFlag // nil for a tutorial flag
 	large          bool         // an environment left an allowlist in Redis
 }
@@ -120,6 +121,7 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		envs:           make(map[string]*CompiledEnvironment, len(f.Environments)),
 		def:            f,
 		scheme:         scheme,
+		salt:           f.Salt,
 		variant:        vf,
 	}
 	if vf != nil && f.ExpiresAt != "" {
@@ -198,8 +200,13 @@ func (c *Compiled) Evaluate(in Input) Result {
 func (c *Compiled) EvaluateEnv(in Input) (Result, *CompiledEnvironment) {
 	env := c.envs[in.Environment]
 	if c.variant != nil {
-		return c.evalVariant(&in, env), env
+		return c.evalVariant(&in, env, nil), env
 	}
+	return c.evalTutorial(&in, env)
+}
+
+// evalTutorial runs the tutorial's six steps.
+func (c *Compiled) evalTutorial(in *Input, env *CompiledEnvironment) (Result, *CompiledEnvironment) {
 	f := Facts{
 		FlagKey:        c.key,
 		DefaultEnabled: c.defaultEnabled,
@@ -215,7 +222,7 @@ func (c *Compiled) EvaluateEnv(in Input) (Result, *CompiledEnvironment) {
 		f.RegionListed = !f.UserListed && in.Region != "" && env.regions.has(in.Region)
 		if (env.largeUsers || env.largeRegions) && !f.UserListed && !f.RegionListed && f.DefaultEnabled && f.EnvEnabled {
 			var err error
-			if f.UserListed, f.RegionListed, err = env.askLarge(c.key, &in); err != nil {
+			if f.UserListed, f.RegionListed, err = env.askLarge(c.key, in); err != nil {
 				return Result{Bucket: -1, Err: MembershipUnavailable}, env
 			}
 		}

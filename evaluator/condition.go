@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // cond is a compiled Condition: operator resolved, values decoded per type,
@@ -20,8 +21,21 @@ type cond struct {
 	list  []string  // string operands of startsWith/endsWith/contains
 	nums  []float64 // number operands
 	bools [2]bool   // bools[0]: false is an operand; bools[1]: true is
-	re    *regexp.Regexp
-	ver   semver
+	res   []*regexp.Regexp
+	vers  []semver
+	times []time.Time
+
+	negate bool
+	// ld: the leaf has a ContextKind and follows LaunchDarkly's clause
+	// rules (see kinds.go): the attribute is ref in the context of kindName
+	// (kindAttr: the attribute "kind", matched against every context's
+	// kind), an array matches when an element does, any operand may match,
+	// and versions are read as LaunchDarkly reads them.
+	ld       bool
+	kindName string
+	kindAttr bool
+	ref      attrRef
+	segs     []*compiledSegment // segmentMatch
 
 	children []cond // all, any
 	not      *cond
@@ -57,6 +71,9 @@ const (
 	opSemverGT
 	opSemverGTE
 	opExists
+	opBefore
+	opAfter
+	opSegmentMatch
 )
 
 // operandKind says what Values an operator takes.
@@ -70,30 +87,35 @@ const (
 	operandNumber                      // exactly one number
 	operandSemver                      // exactly one semantic version
 	operandNone                        // no values
+	operandDates                       // one or more dates (see OpBefore)
+	operandSegments                    // zero or more segment keys
 )
 
 var operators = map[string]struct {
 	code     opCode
 	operands operandKind
 }{
-	OpEquals:     {opEquals, operandScalar},
-	OpNotEquals:  {opNotEquals, operandScalar},
-	OpIn:         {opIn, operandsScalars},
-	OpNotIn:      {opNotIn, operandsScalars},
-	OpStartsWith: {opStartsWith, operandsStrings},
-	OpEndsWith:   {opEndsWith, operandsStrings},
-	OpContains:   {opContains, operandsStrings},
-	OpMatches:    {opMatches, operandRegexp},
-	OpLT:         {opLT, operandNumber},
-	OpLTE:        {opLTE, operandNumber},
-	OpGT:         {opGT, operandNumber},
-	OpGTE:        {opGTE, operandNumber},
-	OpSemverEq:   {opSemverEq, operandSemver},
-	OpSemverLT:   {opSemverLT, operandSemver},
-	OpSemverLTE:  {opSemverLTE, operandSemver},
-	OpSemverGT:   {opSemverGT, operandSemver},
-	OpSemverGTE:  {opSemverGTE, operandSemver},
-	OpExists:     {opExists, operandNone},
+	OpEquals:       {opEquals, operandScalar},
+	OpNotEquals:    {opNotEquals, operandScalar},
+	OpIn:           {opIn, operandsScalars},
+	OpNotIn:        {opNotIn, operandsScalars},
+	OpStartsWith:   {opStartsWith, operandsStrings},
+	OpEndsWith:     {opEndsWith, operandsStrings},
+	OpContains:     {opContains, operandsStrings},
+	OpMatches:      {opMatches, operandRegexp},
+	OpLT:           {opLT, operandNumber},
+	OpLTE:          {opLTE, operandNumber},
+	OpGT:           {opGT, operandNumber},
+	OpGTE:          {opGTE, operandNumber},
+	OpSemverEq:     {opSemverEq, operandSemver},
+	OpSemverLT:     {opSemverLT, operandSemver},
+	OpSemverLTE:    {opSemverLTE, operandSemver},
+	OpSemverGT:     {opSemverGT, operandSemver},
+	OpSemverGTE:    {opSemverGTE, operandSemver},
+	OpExists:       {opExists, operandNone},
+	OpBefore:       {opBefore, operandDates},
+	OpAfter:        {opAfter, operandDates},
+	OpSegmentMatch: {opSegmentMatch, operandSegments},
 }
 
 // maxConditionDepth bounds nesting so that a hostile definition cannot
@@ -101,13 +123,14 @@ var operators = map[string]struct {
 const maxConditionDepth = 32
 
 // compileCondition checks c and compiles it; problems go to v under path.
-func compileCondition(v *ValidationError, path string, c Condition, depth int) cond {
+// sc holds the flag's segments.
+func compileCondition(v *ValidationError, sc *scope, path string, c Condition, depth int) cond {
 	if depth > maxConditionDepth {
 		v.add(path, "nests deeper than %d levels", maxConditionDepth)
 		return cond{}
 	}
 	forms := 0
-	if c.Op != "" || c.Attribute != "" || c.Values != nil {
+	if c.Op != "" || c.Attribute != "" || c.Values != nil || c.ContextKind != "" || c.Negate {
 		forms++
 	}
 	if c.All != nil {
@@ -134,23 +157,32 @@ func compileCondition(v *ValidationError, path string, c Condition, depth int) c
 		}
 		out := cond{kind: kind, children: make([]cond, len(list))}
 		for i, child := range list {
-			out.children[i] = compileCondition(v, fmt.Sprintf("%s.%s[%d]", path, name, i), child, depth+1)
+			out.children[i] = compileCondition(v, sc, fmt.Sprintf("%s.%s[%d]", path, name, i), child, depth+1)
 		}
 		return out
 	case c.Not != nil:
-		n := compileCondition(v, path+".not", *c.Not, depth+1)
+		n := compileCondition(v, sc, path+".not", *c.Not, depth+1)
 		return cond{kind: condNot, not: &n}
 	}
-	out := cond{kind: condLeaf, attr: c.Attribute, subject: c.Attribute == "targetingKey" || c.Attribute == "subject"}
+	out := cond{kind: condLeaf, attr: c.Attribute, subject: c.Attribute == "targetingKey" || c.Attribute == "subject", negate: c.Negate}
+	op, ok := operators[c.Op]
+	if op.code == opSegmentMatch {
+		out.op = op.code
+		compileSegmentMatch(v, sc, path, c, &out)
+		return out
+	}
 	if c.Attribute == "" {
 		v.add(path+".attribute", "must name a context attribute")
 	}
-	op, ok := operators[c.Op]
 	if !ok {
 		v.add(path+".op", "unknown operator %q", c.Op)
 		return out
 	}
 	out.op = op.code
+	if c.ContextKind != "" {
+		compileKindLeaf(v, path, c, op.operands, &out)
+		return out
+	}
 	vpath := path + ".values"
 	switch op.operands {
 	case operandNone:
@@ -208,7 +240,7 @@ func compileCondition(v *ValidationError, path string, c Condition, depth int) c
 				v.add(p, "regular expression does not compile: %v", err)
 				continue
 			}
-			out.re = re
+			out.res = append(out.res, re)
 		case operandNumber:
 			n, ok := toNumber(val)
 			if !ok {
@@ -223,11 +255,139 @@ func compileCondition(v *ValidationError, path string, c Condition, depth int) c
 				v.add(p, "is not a semantic version such as \"1.2.3\": %v", val)
 				continue
 			}
-			out.ver = ver
+			out.vers = append(out.vers, ver)
+		case operandDates:
+			t, ok := parseDateLD(val)
+			if !ok {
+				v.add(p, "is not a date: an RFC 3339 date-time string or milliseconds since the epoch, got %v", val)
+				continue
+			}
+			out.times = append(out.times, t)
 		}
 	}
 	out.strs = newStringSet(strs)
 	return out
+}
+
+// compileSegmentMatch compiles an OpSegmentMatch leaf: segment keys of the
+// flag, no attribute.
+func compileSegmentMatch(v *ValidationError, sc *scope, path string, c Condition, out *cond) {
+	if c.Attribute != "" || c.ContextKind != "" {
+		v.add(path, "operator %q takes no attribute or contextKind", c.Op)
+	}
+	for i, val := range c.Values {
+		p := fmt.Sprintf("%s.values[%d]", path, i)
+		name, ok := val.(string)
+		if !ok {
+			v.add(p, "must be a segment key, got %s", jsonType(val))
+			continue
+		}
+		seg, ok := sc.segs[name]
+		if !ok {
+			v.add(p, "names segment %q, which the flag's segments do not hold", name)
+			continue
+		}
+		out.segs = append(out.segs, seg)
+		if sc.refs != nil {
+			*sc.refs = append(*sc.refs, name)
+		}
+	}
+}
+
+// compileKindLeaf compiles a leaf with a ContextKind (LaunchDarkly's
+// clause): any number of operands of the operator's type, even none (then
+// it never holds; negated, it holds when the attribute is present).
+func compileKindLeaf(v *ValidationError, path string, c Condition, operands operandKind, out *cond) {
+	out.ld = true
+	out.kindName = c.ContextKind
+	if !validKind(c.ContextKind) {
+		v.add(path+".contextKind", "%q is not a context kind (letters, digits, '.', '_', '-'; not \"kind\" or \"multi\")", c.ContextKind)
+	}
+	if c.Attribute == "kind" {
+		out.kindAttr = true
+	} else if c.Attribute != "" {
+		ref, err := parseRef(c.Attribute)
+		if err != nil {
+			v.add(path+".attribute", "%q %v", c.Attribute, err)
+		}
+		out.ref = ref
+	}
+	switch out.op {
+	case opNotEquals, opNotIn:
+		v.add(path+".op", "operator %q does not take a contextKind; use %q with negate", c.Op, OpIn)
+		return
+	case opEquals:
+		if len(c.Values) != 1 {
+			v.add(path+".values", "operator %q takes exactly one value, got %d", c.Op, len(c.Values))
+		}
+	case opExists:
+		if len(c.Values) != 0 {
+			v.add(path+".values", "operator %q takes no values", c.Op)
+		}
+	}
+	var strs []string
+	for i, val := range c.Values {
+		p := fmt.Sprintf("%s.values[%d]", path, i)
+		s, isStr := val.(string)
+		switch operands {
+		case operandScalar, operandsScalars:
+			switch x := val.(type) {
+			case string:
+				strs = append(strs, x)
+			case bool:
+				out.bools[boolIndex(x)] = true
+			default:
+				n, ok := toNumber(val)
+				if !ok {
+					v.add(p, "must be a string, number or bool, got %s", jsonType(val))
+					continue
+				}
+				out.nums = append(out.nums, n)
+			}
+		case operandsStrings:
+			if !isStr {
+				v.add(p, "operator %q compares strings, got %s", c.Op, jsonType(val))
+				continue
+			}
+			out.list = append(out.list, s)
+		case operandRegexp:
+			re, err := regexp.Compile(s)
+			if !isStr || err != nil {
+				v.add(p, "must be a regular expression that compiles, got %v", val)
+				continue
+			}
+			out.res = append(out.res, re)
+		case operandNumber:
+			n, ok := toNumber(val)
+			if !ok {
+				v.add(p, "operator %q compares numbers, got %s", c.Op, jsonType(val))
+				continue
+			}
+			out.nums = append(out.nums, n)
+		case operandSemver:
+			ver, ok := parseSemverLD(s)
+			if !isStr || !ok {
+				v.add(p, "is not a semantic version as LaunchDarkly reads them (\"1.2.3\", \"1.2\", \"1-rc.1\"): %v", val)
+				continue
+			}
+			out.vers = append(out.vers, ver)
+		case operandDates:
+			t, ok := parseDateLD(val)
+			if !ok {
+				v.add(p, "is not a date: an RFC 3339 date-time string or milliseconds since the epoch, got %v", val)
+				continue
+			}
+			out.times = append(out.times, t)
+		}
+	}
+	out.strs = newStringSet(strs)
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // eval reports whether the condition holds for in. It does not allocate.
@@ -250,6 +410,17 @@ func (c *cond) eval(in *Input) bool {
 	case condNot:
 		return !c.not.eval(in)
 	}
+	if c.op == opSegmentMatch {
+		for _, seg := range c.segs {
+			if seg.matches(in) {
+				return !c.negate
+			}
+		}
+		return c.negate
+	}
+	if c.ld {
+		return c.evalKind(in)
+	}
 	var (
 		val   any
 		s     string
@@ -263,10 +434,62 @@ func (c *cond) eval(in *Input) bool {
 	} else {
 		var ok bool
 		if val, ok = in.attribute(c.attr); !ok {
-			return false // missing or null: no operator holds
+			return false // missing or null: no operator holds, negated or not
 		}
 		s, isStr = val.(string)
 	}
+	return c.test(val, s, isStr) != c.negate
+}
+
+// evalKind evaluates a leaf with a ContextKind as LaunchDarkly evaluates a
+// clause: no context of the kind, or no such attribute, is false whether
+// negated or not; an array holds when one of its elements does.
+func (c *cond) evalKind(in *Input) bool {
+	if c.kindAttr {
+		return in.anyKind(c) != c.negate
+	}
+	ctx, ok := in.contextOf(c.kindName)
+	if !ok {
+		return false
+	}
+	val, ok := ctx.value(c.ref)
+	if !ok {
+		return false
+	}
+	switch arr := val.(type) {
+	case []any:
+		for _, el := range arr {
+			if el != nil && c.matchAny(el) {
+				return !c.negate
+			}
+		}
+		return c.negate
+	case []string:
+		for _, el := range arr {
+			if c.test(nil, el, true) {
+				return !c.negate
+			}
+		}
+		return c.negate
+	}
+	return c.matchAny(val) != c.negate
+}
+
+// matchAny tests one value that is not an array.
+func (c *cond) matchAny(val any) bool {
+	if _, nested := val.([]any); nested {
+		return false // an array inside an array matches nothing
+	}
+	s, isStr := val.(string)
+	return c.test(val, s, isStr)
+}
+
+// matchValue tests a string (a context kind).
+func (c *cond) matchValue(s string) bool { return c.test(nil, s, true) }
+
+// test applies the operator to one present value (val, or the string s
+// when isStr): true when any operand holds. It does not allocate.
+func (c *cond) test(val any, s string, isStr bool) bool {
 	switch c.op {
 	case opExists:
 		return true
@@ -287,41 +510,70 @@ func (c *cond) eval(in *Input) bool {
 		}
 		return false
 	case opMatches:
-		return isStr && c.re.MatchString(s)
-	case opLT, opLTE, opGT, opGTE:
-		n, ok := toNumber(val)
-		if !ok || len(c.nums) == 0 {
+		if !isStr {
 			return false
 		}
-		switch c.op {
-		case opLT:
-			return n < c.nums[0]
-		case opLTE:
-			return n <= c.nums[0]
-		case opGT:
-			return n > c.nums[0]
+		for _, re := range c.res {
+			if re.MatchString(s) {
+				return true
+			}
 		}
-		return n >= c.nums[0]
+		return false
+	case opLT, opLTE, opGT, opGTE:
+		if isStr {
+			return false
+		}
+		n, ok := toNumber(val)
+		if !ok {
+			return false
+		}
+		for _, x := range c.nums {
+			if c.op == opLT && n < x || c.op == opLTE && n <= x || c.op == opGT && n > x || c.op == opGTE && n >= x {
+				return true
+			}
+		}
+		return false
+	case opBefore, opAfter:
+		var t time.Time
+		var ok bool
+		if isStr {
+			t, ok = parseRFC3339LD(s)
+		} else if n, isNum := toNumber(val); isNum {
+			t, ok = time.Unix(0, int64(n)*int64(time.Millisecond)).UTC(), true
+		}
+		if !ok {
+			return false
+		}
+		for _, x := range c.times {
+			if c.op == opBefore && t.Before(x) || c.op == opAfter && t.After(x) {
+				return true
+			}
+		}
+		return false
 	case opSemverEq, opSemverLT, opSemverLTE, opSemverGT, opSemverGTE:
 		if !isStr {
 			return false
 		}
-		ver, ok := parseSemver(s)
+		parse := parseSemver
+		if c.ld {
+			parse = parseSemverLD
+		}
+		ver, ok := parse(s)
 		if !ok {
 			return false
 		}
-		cmp := ver.compare(c.ver)
-		switch c.op {
-		case opSemverEq:
-			return cmp == 0
-		case opSemverLT:
-			return cmp < 0
-		case opSemverLTE:
-			return cmp <= 0
-		case opSemverGT:
-			return cmp > 0
+		for _, x := range c.vers {
+			cmp := ver.compare(x)
+			switch {
+			case c.op == opSemverEq && cmp == 0,
+				c.op == opSemverLT && cmp < 0,
+				c.op == opSemverLTE && cmp <= 0,
+				c.op == opSemverGT && cmp > 0,
+				c.op == opSemverGTE && cmp >= 0:
+				return true
+			}
 		}
-		return cmp >= 0
+		return false
 	}
 	return false
 }

@@ -26,6 +26,16 @@ const (
 	// DefaultServed: the flag has rules, none held, and it served its
 	// default variant.
 	DefaultServed
+	// The outcomes below come with LaunchDarkly's model (see kinds.go).
+
+	// TargetMatch: an individual target (Flag.Targets) served a variant.
+	TargetMatch
+	// PrerequisiteFailed: a prerequisite was not met; the flag served its
+	// off variant (or no value).
+	PrerequisiteFailed
+	// Fallthrough: under SemanticsLaunchDarkly, no target or rule decided
+	// and the flag served its fallthrough (default variant or split).
+	Fallthrough
 	numOutcomes
 )
 
@@ -42,6 +52,9 @@ var outcomeNames = [numOutcomes]string{
 	RuleMatch:           "rule-match",
 	SplitServed:         "split",
 	DefaultServed:       "default",
+	TargetMatch:         "target-match",
+	PrerequisiteFailed:  "prerequisite-failed",
+	Fallthrough:         "fallthrough",
 }
 
 // String returns the tutorial's reason name, such as "rollout-hit".
@@ -68,6 +81,16 @@ const (
 	// MembershipUnavailable: a large allowlist could not be asked (see
 	// Membership).
 	MembershipUnavailable
+	// ContextInvalid: a flag under SemanticsLaunchDarkly was asked about a
+	// context that is not a valid LaunchDarkly context (no key, a bad
+	// kind), which LaunchDarkly refuses to evaluate.
+	ContextInvalid
+	// PrerequisiteCycle: the flag's prerequisites lead back to a flag
+	// being evaluated, or nest deeper than MaxPrerequisiteDepth
+	// (LaunchDarkly's MALFORMED_FLAG).
+	PrerequisiteCycle
+	// FlagsUnavailable: Input.Flags could not answer for a prerequisite.
+	FlagsUnavailable
 )
 
 // List names an allowlist.
@@ -97,6 +120,9 @@ type Input struct {
 	Attributes  Attributes
 	// Members answers for large allowlists; nil when the flag has none.
 	Members Membership
+	// Flags gives the flag's prerequisites; nil counts every prerequisite
+	// as a missing flag (not met).
+	Flags FlagSource
 }
 
 // Result is the value-type answer of one evaluation.

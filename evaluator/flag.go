@@ -55,6 +55,28 @@ type Flag struct {
 	// it, the flag should have been removed from the code. It does not change
 	// evaluation; lint reports it and resolutions carry it as metadata.
 	ExpiresAt string `json:"expiresAt,omitempty"`
+
+	// The fields below carry LaunchDarkly's flag model (see kinds.go,
+	// segment.go and prerequisite.go); like the rich fields above they need
+	// Variants, and a flag without them evaluates as before.
+
+	// Prerequisites are flags that must serve a given variant before this
+	// one evaluates its targets and rules; otherwise it serves OffVariant
+	// with outcome PrerequisiteFailed.
+	Prerequisites []Prerequisite `json:"prerequisites,omitempty"`
+	// Targets serve a variant to listed context keys, before the rules.
+	Targets []Target `json:"targets,omitempty"`
+	// Segments are the segments the flag's conditions name with the
+	// "segmentMatch" operator, by segment key. Each flag carries its own
+	// copy, so that it evaluates alone (in direct mode too).
+	Segments map[string]Segment `json:"segments,omitempty"`
+	// Salt is mixed into BucketLaunchDarkly's hash ("<flagKey>.<salt>.");
+	// empty is a valid salt.
+	Salt string `json:"salt,omitempty"`
+	// Semantics names whose evaluation rules the flag follows where they
+	// differ: "" (redisflags') or SemanticsLaunchDarkly. See
+	// [SemanticsLaunchDarkly].
+	Semantics string `json:"semantics,omitempty"`
 }
 
 // Environment holds a flag's settings in one environment.

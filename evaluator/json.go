@@ -59,6 +59,16 @@ func ParseFlag(data []byte, key string) (Flag, error) {
 			decodeStrict(v, name, raw, &f.Split, "a split object")
 		case "metadata":
 			decodeStrict(v, name, raw, &f.Metadata, "an object of strings, numbers and bools")
+		case "prerequisites":
+			decodeStrict(v, name, raw, &f.Prerequisites, "an array of prerequisites")
+		case "targets":
+			decodeStrict(v, name, raw, &f.Targets, "an array of targets")
+		case "segments":
+			decodeStrict(v, name, raw, &f.Segments, "an object of segment key to segment")
+		case "salt":
+			decodeField(v, name, raw, &f.Salt)
+		case "semantics":
+			decodeField(v, name, raw, &f.Semantics)
 		default:
 			v.add(name, "is not a known field")
 		}

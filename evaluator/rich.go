@@ -38,6 +38,9 @@ const (
 	// BucketMurmur3 is flagd's fractional: murmur3 (x86, 32-bit, seed 0) of
 	// "<flagKey><value>", scaled onto 0–99. See [BucketFlagd].
 	BucketMurmur3 = "murmur3-flagd"
+	// BucketLaunchDarkly is LaunchDarkly's rollout bucketing, for variant
+	// flags only: see [BucketLD].
+	BucketLaunchDarkly = "launchdarkly"
 )
 
 // Condition operators. Each leaf condition compares one context attribute
@@ -61,6 +64,15 @@ const (
 	OpSemverGT   = "semverGt"   // >
 	OpSemverGTE  = "semverGte"  // ≥
 	OpExists     = "exists"     // attribute present and not null; no Values
+	// OpBefore and OpAfter compare dates: an RFC 3339 date-time string or
+	// a number of milliseconds since the epoch (LaunchDarkly's reading,
+	// see ldparse.go), on both sides; one or more Values, any may hold.
+	OpBefore = "before"
+	OpAfter  = "after"
+	// OpSegmentMatch holds when the context is in one of the segments
+	// named by Values (keys of Flag.Segments). It takes no Attribute; zero
+	// Values never hold.
+	OpSegmentMatch = "segmentMatch"
 )
 
 // Condition is a predicate on the evaluation context: either a leaf
@@ -73,13 +85,20 @@ const (
 // itself a key then walks nested objects ("user.email" in a LaunchDarkly
 // multi-context). The names "targetingKey" and "subject" mean the
 // evaluation's subject.
+//
+// ContextKind and Negate (see kinds.go) bring LaunchDarkly's clauses: a
+// leaf with a ContextKind looks its attribute up in the context of that kind
+// and follows LaunchDarkly's clause rules; Negate inverts a leaf's answer
+// except that a missing attribute stays false.
 type Condition struct {
-	Attribute string      `json:"attribute,omitempty"`
-	Op        string      `json:"op,omitempty"`
-	Values    []any       `json:"values,omitempty"`
-	All       []Condition `json:"all,omitempty"`
-	Any       []Condition `json:"any,omitempty"`
-	Not       *Condition  `json:"not,omitempty"`
+	Attribute   string      `json:"attribute,omitempty"`
+	Op          string      `json:"op,omitempty"`
+	Values      []any       `json:"values,omitempty"`
+	ContextKind string      `json:"contextKind,omitempty"`
+	Negate      bool        `json:"negate,omitempty"`
+	All         []Condition `json:"all,omitempty"`
+	Any         []Condition `json:"any,omitempty"`
+	Not         *Condition  `json:"not,omitempty"`
 }
 
 // Rule is one targeting rule of a variant flag. Rules are tried in order; the
@@ -101,9 +120,18 @@ type Rule struct {
 // Split serves variants by weight. Weights are whole percentages that sum to
 // 100. The bucket is computed with the flag's bucketing scheme from the
 // BucketBy attribute (default: the subject).
+//
+// Under BucketLaunchDarkly a split is LaunchDarkly's rollout instead (see
+// ldbucket.go): weights are in thousandths of a percent (0–100000) and need
+// not sum to 100000 (a bucket past the last one takes the last variant);
+// BucketBy is a LaunchDarkly attribute reference ("" is the key) in the
+// context of ContextKind ("" is "user"); Seed, when set, replaces
+// "<flagKey>.<salt>" in the hash. ContextKind and Seed need that scheme.
 type Split struct {
-	BucketBy string          `json:"bucketBy,omitempty"`
-	Weights  []WeightedValue `json:"weights"`
+	BucketBy    string          `json:"bucketBy,omitempty"`
+	ContextKind string          `json:"contextKind,omitempty"`
+	Seed        *int64          `json:"seed,omitempty"`
+	Weights     []WeightedValue `json:"weights"`
 }
 
 // WeightedValue is one variant of a split and its share in percent.
@@ -131,6 +159,7 @@ func cloneRich(c *Flag, f Flag) {
 	}
 	c.Split = f.Split.clone()
 	c.Metadata = maps.Clone(f.Metadata)
+	cloneKinds(c, f)
 }
 
 func (r Rule) clone() Rule {
@@ -146,6 +175,10 @@ func (s *Split) clone() *Split {
 	}
 	c := *s
 	c.Weights = slices.Clone(s.Weights)
+	if s.Seed != nil {
+		seed := *s.Seed
+		c.Seed = &seed
+	}
 	return &c
 }
 

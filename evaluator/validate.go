@@ -164,6 +164,12 @@ func validateRich(v *ValidationError, f Flag) {
 			{f.OffVariant != "", "offVariant"},
 			{len(f.Rules) > 0, "rules"},
 			{f.Split != nil, "split"},
+			{len(f.Prerequisites) > 0, "prerequisites"},
+			{len(f.Targets) > 0, "targets"},
+			{len(f.Segments) > 0, "segments"},
+			{f.Salt != "", "salt"},
+			{f.Semantics != "", "semantics"},
+			{f.Bucketing == BucketLaunchDarkly, "bucketing"},
 		} {
 			if x.set {
 				v.add(x.name, "needs variants: only a variant flag has it")

@@ -20,6 +20,12 @@ type variantFlag struct {
 	split    *compiledSplit
 	hasRules bool
 	metadata map[string]any // Flag.Metadata with integers as int64; nil when empty
+
+	// LaunchDarkly's model (see kinds.go): targets, prerequisites and
+	// whether the flag follows SemanticsLaunchDarkly.
+	targets []compiledTarget
+	prereqs []Prerequisite
+	ld      bool
 }
 
 type compiledRule struct {
@@ -34,6 +40,7 @@ type compiledSplit struct {
 	explicit bool   // bucketBy names an attribute other than the subject
 	upper    []int  // cumulative upper bounds of the weights (…, 100)
 	variants []int
+	ld       *ldRollout // under BucketLaunchDarkly: LaunchDarkly's rollout
 }
 
 // compileVariants validates and compiles the rich fields of a variant flag.
@@ -74,6 +81,9 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 		vf.off = variant("offVariant", f.OffVariant)
 	}
 	vf.hasRules = len(f.Rules) > 0
+	sc := compileSegments(v, f)
+	compileKinds(v, f, vf)
+	ldScheme := f.Bucketing == BucketLaunchDarkly
 	for i, r := range f.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
 		if r.Name != "" {
@@ -81,7 +91,7 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 		}
 		cr := compiledRule{variant: -1}
 		for j, c := range r.Conditions {
-			cr.conds = append(cr.conds, compileCondition(v, fmt.Sprintf("%s.conditions[%d]", path, j), c, 0))
+			cr.conds = append(cr.conds, compileCondition(v, sc, fmt.Sprintf("%s.conditions[%d]", path, j), c, 0))
 		}
 		if r.CEL != "" {
 			p, err := compileCEL(r.CEL)
@@ -96,7 +106,7 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 		case r.Variant != "":
 			cr.variant = variant(path+".variant", r.Variant)
 		case r.Split != nil:
-			cr.split = compileSplit(v, path+".split", r.Split, vf)
+			cr.split = compileSplit(v, path+".split", r.Split, vf, ldScheme)
 		case r.CEL == "":
 			v.add(path, "must serve a variant or a split")
 		case cr.cel != nil && !cr.cel.variant:
@@ -105,18 +115,24 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 		vf.rules = append(vf.rules, cr)
 	}
 	if f.Split != nil {
-		vf.split = compileSplit(v, "split", f.Split, vf)
+		vf.split = compileSplit(v, "split", f.Split, vf, ldScheme)
 	}
 	vf.metadata = compileMetadata(v, f.Metadata)
 	return vf
 }
 
-func compileSplit(v *ValidationError, path string, s *Split, vf *variantFlag) *compiledSplit {
+func compileSplit(v *ValidationError, path string, s *Split, vf *variantFlag, ldScheme bool) *compiledSplit {
 	cs := &compiledSplit{bucketBy: s.BucketBy}
 	cs.explicit = s.BucketBy != "" && s.BucketBy != "targetingKey" && s.BucketBy != "subject"
 	if len(s.Weights) == 0 {
 		v.add(path+".weights", "must list at least one variant")
 		return cs
+	}
+	if ldScheme {
+		return compileLDSplit(v, path, s, vf, cs)
+	}
+	if s.ContextKind != "" || s.Seed != nil {
+		v.add(path, "contextKind and seed need bucketing %q", BucketLaunchDarkly)
 	}
 	sum := 0
 	for i, w := range s.Weights {
@@ -135,6 +151,31 @@ func compileSplit(v *ValidationError, path string, s *Split, vf *variantFlag) *c
 	if sum != 100 {
 		v.add(path+".weights", "weights must sum to 100, got %d", sum)
 	}
+	return cs
+}
+
+// compileLDSplit compiles a split under BucketLaunchDarkly: LaunchDarkly's
+// rollout, weights in thousandths of a percent (see Split).
+func compileLDSplit(v *ValidationError, path string, s *Split, vf *variantFlag, cs *compiledSplit) *compiledSplit {
+	r := compileRollout(v, path, s.ContextKind, s.BucketBy, "bucketBy", "contextKind")
+	if s.Seed != nil {
+		r.seed, r.hasSeed = *s.Seed, true
+	}
+	weights := make([]int, len(s.Weights))
+	for i, w := range s.Weights {
+		p := fmt.Sprintf("%s.weights[%d]", path, i)
+		idx, ok := vf.index[w.Variant]
+		if !ok {
+			v.add(p+".variant", "names variant %q, which the flag does not have", w.Variant)
+		}
+		if w.Weight < 0 || w.Weight > ldWeightScale {
+			v.add(p+".weight", "must be from 0 to 100000 (thousandths of a percent, bucketing %q), got %d", BucketLaunchDarkly, w.Weight)
+		}
+		weights[i] = w.Weight
+		cs.variants = append(cs.variants, idx)
+	}
+	r.upper = ldWeightSums(weights)
+	cs.ld = &r
 	return cs
 }
 
@@ -188,11 +229,18 @@ func compileMetadata(v *ValidationError, m map[string]any) map[string]any {
 	return out
 }
 
-// evalVariant evaluates a variant flag (see rich.go for the steps). It does
-// not allocate unless a CEL rule runs.
-func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment) Result {
+// evalVariant evaluates a variant flag (see rich.go for the steps, and
+// kinds.go for LaunchDarkly's). chain is nil for the flag asked about and
+// holds the flags being evaluated when c is a prerequisite of another. It
+// does not allocate unless a CEL rule runs.
+func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment, chain *prereqChain) Result {
 	vf := c.variant
 	r := Result{Bucket: -1}
+	if vf.ld && chain == nil {
+		if valid, _ := in.launchDarklyContext(); !valid {
+			return Result{Bucket: -1, Err: ContextInvalid}
+		}
+	}
 	switch {
 	case !c.defaultEnabled:
 		r.Outcome = FlagDisabled
@@ -205,6 +253,22 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment) Result {
 		vf.serve(&r, vf.off)
 		return r
 	}
+	if len(vf.prereqs) > 0 {
+		failed, err := c.prerequisitesMet(in, chain)
+		if err != NoError {
+			return Result{Bucket: -1, Err: err}
+		}
+		if failed {
+			r.Outcome = PrerequisiteFailed
+			vf.serve(&r, vf.off)
+			return r
+		}
+	}
+	if idx := vf.target(in); idx >= 0 {
+		r.Outcome = TargetMatch
+		vf.serve(&r, idx)
+		return r
+	}
 	for i := range vf.rules {
 		rule := &vf.rules[i]
 		ok, name := rule.holds(in)
@@ -212,7 +276,7 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment) Result {
 			continue
 		}
 		if rule.split != nil {
-			return c.splitResult(in, rule.split)
+			return c.splitResult(in, rule.split, RuleMatch)
 		}
 		idx := rule.variant
 		if idx < 0 {
@@ -225,11 +289,15 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment) Result {
 		return r
 	}
 	if vf.split != nil {
-		return c.splitResult(in, vf.split)
+		return c.splitResult(in, vf.split, Fallthrough)
 	}
-	r.Outcome = Static
-	if vf.hasRules {
+	switch {
+	case vf.ld:
+		r.Outcome = Fallthrough
+	case vf.hasRules:
 		r.Outcome = DefaultServed
+	default:
+		r.Outcome = Static
 	}
 	vf.serve(&r, vf.def)
 	return r
@@ -257,7 +325,16 @@ func (vf *variantFlag) serve(r *Result, idx int) {
 	r.Value = &vf.values[idx]
 }
 
-func (c *Compiled) splitResult(in *Input, s *compiledSplit) Result {
+// splitResult serves a split. outcome is the outcome under
+// SemanticsLaunchDarkly (RuleMatch for a rule's split, Fallthrough for the
+// flag's); otherwise a split's outcome is SplitServed.
+func (c *Compiled) splitResult(in *Input, s *compiledSplit, outcome Outcome) Result {
+	if !c.variant.ld {
+		outcome = SplitServed
+	}
+	if s.ld != nil {
+		return c.ldSplitResult(in, s, outcome)
+	}
 	value := in.Subject
 	if s.explicit {
 		v, ok := in.attribute(s.bucketBy)
@@ -270,7 +347,7 @@ func (c *Compiled) splitResult(in *Input, s *compiledSplit) Result {
 	if value == "" {
 		return Result{Bucket: -1, Err: SubjectMissing}
 	}
-	r := Result{Outcome: SplitServed}
+	r := Result{Outcome: outcome}
 	r.Bucket = BucketWith(c.scheme, c.key, in.Environment, value, s.explicit)
 	for i, upper := range s.upper {
 		if r.Bucket < upper {

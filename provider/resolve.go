@@ -26,6 +26,10 @@ type evaluation struct {
 	// variant is true for a variant flag: result.Variant and payload are
 	// the served variant (both empty when none was served).
 	variant bool
+	// ld is true for a flag under evaluator.SemanticsLaunchDarkly: reasons
+	// and typed values as LaunchDarkly's OpenFeature provider gives them
+	// (see launchdarkly.go).
+	ld bool
 }
 
 // evaluate finds the flag and runs the evaluator, from the snapshot or, with
@@ -35,13 +39,20 @@ type evaluation struct {
 // does not have to.
 func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedContext, ev *evaluation) {
 	var t target
-	if err := p.targetOf(fc, &t); err != nil {
-		e := of.NewInvalidContextResolutionError(fmt.Sprintf("flag %q: %v", flag, err))
-		ev.err = &e
-		return
+	ctxErr := p.targetOf(fc, &t)
+	if ctxErr != nil && !p.cfg.direct {
+		// A flag imported from LaunchDarkly reads the context itself and
+		// takes what LaunchDarkly takes (a numeric "region" included).
+		if snap := p.snap.Load(); snap == nil || !snap.launchDarkly(flag) {
+			ev.err = invalidContext(flag, ctxErr)
+			return
+		}
 	}
 	if p.cfg.direct {
 		*ev = p.evaluateDirect(ctx, flag, fc, t)
+		if ctxErr != nil && !ev.ld {
+			*ev = evaluation{err: invalidContext(flag, ctxErr)}
+		}
 		return
 	}
 	snap := p.snap.Load()
@@ -61,20 +72,31 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		ev.err = &e
 		return
 	}
-	p.evaluateCompiled(ctx, ent.compiled, flag, fc, &t, ev)
+	p.evaluateCompiled(ctx, ent.compiled, flag, fc, &t, snap, ev)
+}
+
+func invalidContext(flag string, err error) *of.ResolutionError {
+	e := of.NewInvalidContextResolutionError(fmt.Sprintf("flag %q: %v", flag, err))
+	return &e
 }
 
 // evaluateCompiled runs a compiled flag: the snapshot's, or a variant flag
-// read directly.
-func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, flag string, fc of.FlattenedContext, t *target, ev *evaluation) {
+// read directly. flags answers for prerequisites; nil in direct mode, which
+// then reads them from Redis.
+func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, flag string, fc of.FlattenedContext, t *target, flags evaluator.FlagSource, ev *evaluation) {
 	var env *evaluator.CompiledEnvironment
 	in := evaluator.Input{
 		Environment: t.environment, Subject: t.subject, Region: t.region,
 		Attributes: evaluator.MapAttributes(fc),
+		Flags:      flags,
 	}
-	if c.HasLargeAllowlist() {
+	if c.HasLargeAllowlist() || c.HasPrerequisites() {
 		in.Members = &memberAsk{p: p, ctx: ctx}
 	}
+	if flags == nil && c.HasPrerequisites() {
+		in.Flags = &directFlags{p: p, ctx: ctx, env: t.environment}
+	}
+	ev.ld = c.LaunchDarkly()
 	ev.result, env = c.EvaluateEnv(in)
 	if ev.result.Err != evaluator.NoError {
 		ev.err = resultError(flag, t.environment, ev.result, env)
@@ -116,7 +138,7 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, fc of.Flatte
 			return evaluation{err: &e}
 		}
 		var ev evaluation
-		p.evaluateCompiled(ctx, c, flag, fc, &t, &ev)
+		p.evaluateCompiled(ctx, c, flag, fc, &t, nil, &ev)
 		return ev
 	}
 	r := evaluator.Decide(facts.Facts)
@@ -156,6 +178,12 @@ func resultError(flag, environment string, r evaluator.Result, env *evaluator.Co
 		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: its allowlist in %q is kept in Redis, which did not answer", flag, environment))
 	case evaluator.VariantUnknown:
 		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: a rule named a variant the flag does not have", flag))
+	case evaluator.ContextInvalid:
+		e = of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q follows LaunchDarkly, which needs a context with a key (targetingKey or key) and valid kinds", flag))
+	case evaluator.PrerequisiteCycle:
+		e = of.NewParseErrorResolutionError(fmt.Sprintf("flag %q: its prerequisites lead back to a flag being evaluated (or nest deeper than %d)", flag, evaluator.MaxPrerequisiteDepth))
+	case evaluator.FlagsUnavailable:
+		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: its prerequisites could not be read", flag))
 	default:
 		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: evaluation failed", flag))
 	}
@@ -171,6 +199,10 @@ func (ev *evaluation) detail(d *of.ProviderResolutionDetail) {
 		return
 	}
 	d.FlagMetadata = ev.metadata
+	if ev.ld {
+		d.Variant, d.Reason = ev.result.Variant, launchDarklyReason(ev.result.Outcome)
+		return
+	}
 	if ev.variant {
 		d.Variant = ev.result.Variant
 	} else {
@@ -192,8 +224,10 @@ func (ev *evaluation) detail(d *of.ProviderResolutionDetail) {
 		d.Reason = of.DisabledReason
 	case evaluator.EnvironmentMissing:
 		d.Reason = of.DefaultReason
-	case evaluator.AllowlistUser, evaluator.AllowlistRegion:
+	case evaluator.AllowlistUser, evaluator.AllowlistRegion, evaluator.TargetMatch:
 		d.Reason = of.TargetingMatchReason
+	case evaluator.PrerequisiteFailed:
+		d.Reason = ReasonPrerequisiteFailed
 	case evaluator.RolloutHit, evaluator.RolloutMiss:
 		if ev.result.Percent > 0 && ev.result.Percent < 100 {
 			d.Reason = of.SplitReason
@@ -207,6 +241,9 @@ func (ev *evaluation) detail(d *of.ProviderResolutionDetail) {
 type typed[T any] struct {
 	name string
 	from func(*evaluator.Payload) (T, bool)
+	// ld, when set, replaces from for flags under LaunchDarkly semantics
+	// (see launchdarkly.go).
+	ld func(*evaluator.Payload) (T, bool)
 }
 
 // resolve is the one generic resolution behind the five typed methods: a
@@ -233,7 +270,11 @@ func finish[T any](flag string, def T, ev *evaluation, t typed[T]) (T, of.Provid
 		d.Reason = of.DefaultReason
 		return def, d
 	}
-	v, ok := t.from(ev.payload)
+	from := t.from
+	if ev.ld && t.ld != nil {
+		from = t.ld
+	}
+	v, ok := from(ev.payload)
 	if !ok {
 		return def, of.ProviderResolutionDetail{
 			ResolutionError: of.NewTypeMismatchResolutionError(fmt.Sprintf(
@@ -253,16 +294,16 @@ func (ev *evaluation) valueName() string {
 }
 
 var (
-	asBool   = typed[bool]{"a bool", func(p *evaluator.Payload) (bool, bool) { return p.Bool, p.Kind == evaluator.KindBool }}
-	asString = typed[string]{"a string", func(p *evaluator.Payload) (string, bool) { return p.String, p.Kind == evaluator.KindString }}
-	asFloat  = typed[float64]{"a number", func(p *evaluator.Payload) (float64, bool) { return p.Float, p.Kind == evaluator.KindNumber }}
-	asInt    = typed[int64]{"an integer", func(p *evaluator.Payload) (int64, bool) { return p.Int, p.Kind == evaluator.KindNumber && p.IsInt }}
+	asBool   = typed[bool]{"a bool", func(p *evaluator.Payload) (bool, bool) { return p.Bool, p.Kind == evaluator.KindBool }, nil}
+	asString = typed[string]{"a string", func(p *evaluator.Payload) (string, bool) { return p.String, p.Kind == evaluator.KindString }, nil}
+	asFloat  = typed[float64]{"a number", func(p *evaluator.Payload) (float64, bool) { return p.Float, p.Kind == evaluator.KindNumber }, nil}
+	asInt    = typed[int64]{"an integer", func(p *evaluator.Payload) (int64, bool) { return p.Int, p.Kind == evaluator.KindNumber && p.IsInt }, ldInt}
 	asObject = typed[any]{"an object or array", func(p *evaluator.Payload) (any, bool) {
 		if p.Kind != evaluator.KindObject && p.Kind != evaluator.KindArray {
 			return nil, false
 		}
 		return p.ObjectCopy(), true
-	}}
+	}, ldAny}
 )
 
 // BooleanEvaluation returns true when the flag is on for the context (the
