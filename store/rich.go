@@ -2,14 +2,18 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
+	"strings"
 
 	"github.com/redisflags/redisflags/evaluator"
 )
 
 // Rich-flag fields live on the flag hash P:flag:K beside the tutorial's
 // fields, each under its JSON name: scalars as text ("defaultVariant",
-// "offVariant", "bucketing", "expiresAt"), structures as compact JSON text
-// ("variants", "rules", "split", "metadata"). A field is written only when
+// "offVariant", "bucketing", "expiresAt", "salt", "semantics"), structures
+// as compact JSON text ("variants", "rules", "split", "metadata",
+// "prerequisites", "targets", "segments"). A field is written only when
 // set, so a tutorial flag's hash is exactly the tutorial's plus "version",
 // and a reader that knows nothing of them (the tutorial's app) ignores them.
 
@@ -41,6 +45,11 @@ func richFields(f *evaluator.Flag) []any {
 	addJSON("metadata", f.Metadata, len(f.Metadata) == 0)
 	add("bucketing", f.Bucketing)
 	add("expiresAt", f.ExpiresAt)
+	addJSON("prerequisites", f.Prerequisites, len(f.Prerequisites) == 0)
+	addJSON("targets", f.Targets, len(f.Targets) == 0)
+	addJSON("segments", f.Segments, len(f.Segments) == 0)
+	add("salt", f.Salt)
+	add("semantics", f.Semantics)
 	return out
 }
 
@@ -53,6 +62,8 @@ func decodeRich(key string, hash map[string]string, f *evaluator.Flag) error {
 	f.OffVariant = hash["offVariant"]
 	f.Bucketing = hash["bucketing"]
 	f.ExpiresAt = hash["expiresAt"]
+	f.Salt = hash["salt"]
+	f.Semantics = hash["semantics"]
 	fields := []struct {
 		name string
 		into any
@@ -61,15 +72,34 @@ func decodeRich(key string, hash map[string]string, f *evaluator.Flag) error {
 		{"rules", &f.Rules},
 		{"split", &f.Split},
 		{"metadata", &f.Metadata},
+		{"prerequisites", &f.Prerequisites},
+		{"targets", &f.Targets},
+		{"segments", &f.Segments},
 	}
 	for _, fd := range fields {
 		v, ok := hash[fd.name]
 		if !ok || v == "" {
 			continue
 		}
-		if err := json.Unmarshal([]byte(v), fd.into); err != nil {
+		if err := unmarshalExact(v, fd.into); err != nil {
 			return decodeError(key, fd.name, v, "is not valid JSON of the expected shape: "+err.Error())
 		}
+	}
+	return nil
+}
+
+// unmarshalExact decodes one JSON value keeping numbers exact
+// (json.Number), as evaluator.ParseFlag does: metadata integers are int64
+// (DESIGN §4), and a float64 would round one above 2^53. Anything after the
+// value is an error, as with json.Unmarshal.
+func unmarshalExact(s string, into any) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(into); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
 }
