@@ -1,0 +1,61 @@
+// Package importer reads flag definitions written for other systems and
+// turns them into redisflags definitions ([evaluator.Flag]), and writes
+// redisflags' own JSON form back out.
+//
+// Three formats are read, each by its own function (or by [Import], which
+// [Detect]s the format):
+//
+//   - [ImportNative]: redisflags' JSON form, the Redis feature-flags
+//     tutorial's — an array of definitions as [Export] writes it, the
+//     tutorial's list response {"flags": […]}, or one definition.
+//   - [ImportSpec]: the OpenFeature specification's test-flag format (the
+//     flags its gherkin suites evaluate), whose targeting is a CEL
+//     expression.
+//   - [ImportFlagd]: flagd's flag definitions, whose targeting is JSON
+//     Logic, translated into ordered native rules.
+//
+// An import is all or nothing: any problem in any flag returns an [*Error]
+// listing every problem, each naming its flag and field (and, for JSON
+// Logic, the operator), and no flags, so a caller writes nothing. Problems
+// wrap [ErrInvalid] (the input is wrong) or [ErrUnsupported] (the input is
+// right but redisflags cannot express it exactly). [WithSkip] leaves named
+// flags out. Imported flags apply to every environment (they have none).
+//
+// Usage:
+//
+//	flags, err := importer.ImportFlagd(data)
+//	if err != nil { … } // *importer.Error: every problem, by flag
+//	for _, f := range flags {
+//		if _, err := st.Upsert(ctx, f); err != nil { … }
+//	}
+//
+// # flagd's JSON Logic
+//
+// A targeting yields a variant name, or null for the default variant with
+// reason DEFAULT. Translated: if (else-if chains and nested ifs become
+// successive rules; a final else becomes a rule without conditions), and,
+// or, !, !!, ==, !=, ===, !==, <, <=, >, >= (also the three-argument
+// between), in (an attribute in an array of literals; a literal substring
+// of a string attribute), var (with "$flagd.flagKey" folded into the flag
+// key), starts_with, ends_with, sem_ver (=, !=, <, <=, >, >=, and ^ and ~ as
+// exact version ranges), fractional (a split with bucketing
+// "murmur3-flagd", bucketed by flag key and targeting key or by an explicit
+// {"var": name}; weights not summing to 100 are scaled when that is exact),
+// and {"$ref": name} into "$evaluators". Comparisons with a literal and
+// literals compared with each other are folded. Everything else — other
+// operators, "$flagd.timestamp", a var with a default, comparing two
+// attributes — is an [ErrUnsupported] problem naming the flag and the
+// operator.
+//
+// The translation is exact for contexts whose attributes have the JSON type
+// the targeting compares them with, or are missing or null (a differential
+// test checks it against flagd's semantics, including "a missing attribute
+// reads as 0 in <"). It differs from flagd where JSON Logic coerces types:
+// redisflags compares types strictly (the string "29" does not equal 29,
+// true does not equal 1; "in" does not search array attributes; sem_ver
+// needs a string attribute). A fractional split reports reason SPLIT where
+// flagd says TARGETING_MATCH, and when its bucket-by value is missing
+// redisflags reports an error (TARGETING_KEY_MISSING in the provider) where
+// flagd falls back to other input. Bucketing by {"var": "targetingKey"}
+// alone (without the flag key) is unsupported.
+package importer

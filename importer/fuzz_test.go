@@ -1,0 +1,83 @@
+package importer_test
+
+import (
+	"testing"
+
+	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/importer"
+)
+
+// checkImported: whatever an importer accepts must be valid definitions
+// that compile.
+func checkImported(t *testing.T, flags []evaluator.Flag, err error) {
+	if err != nil {
+		if flags != nil {
+			t.Fatalf("an error with flags: %v", err)
+		}
+		return
+	}
+	for _, f := range flags {
+		if _, cerr := evaluator.Compile(f); cerr != nil {
+			t.Fatalf("imported flag %q does not compile: %v", f.Key, cerr)
+		}
+	}
+}
+
+func addSeeds(f *testing.F, seeds ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+}
+
+func FuzzImportFlagd(f *testing.F) {
+	addSeeds(f,
+		`{"flags": {"f": {"state": "ENABLED", "variants": {"a": 1, "b": 2}, "defaultVariant": "a"}}}`,
+		`{"flags": {"f": {"state": "ENABLED", "variants": {"a": "A", "b": "B"}, "defaultVariant": "a",
+			"targeting": {"if": [{"and": [{"==": [{"var": "x"}, 1]}, {"!": {"in": ["@x", {"var": "e"}]}}]}, "b",
+				{"<": [1, {"var": "n"}, 5]}, {"fractional": [{"var": "id"}, ["a", 1], ["b", 3]]}, null]}}}}`,
+		`{"flags": {"f": {"state": "DISABLED", "variants": {"a": 1}, "defaultVariant": "a",
+			"targeting": {"if": [{"sem_ver": [{"var": "v"}, "^", "1.2.3"]}, "a", {"$ref": "r"}]}}}, "$evaluators": {"r": {"$ref": "r"}}}`,
+		`{"flags": {"f": {"variants": {"a": 1}, "defaultVariant": "a", "targeting": {"if": [{"starts_with": [{"var": "$flagd.flagKey"}, "f"]}, "a"]}}}, "metadata": {"x": 1}}`,
+		`{"flags": {"f": {"variants": {"true": 1, "false": 0}, "defaultVariant": "true", "targeting": {"if": [{"!==": [{"var": "b"}, null]}, true, false]}}}}`,
+		`{"flags": {}}`, `{}`, `[]`, `null`, ``,
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		flags, err := importer.ImportFlagd(data)
+		checkImported(t, flags, err)
+	})
+}
+
+func FuzzImportSpec(f *testing.F) {
+	addSeeds(f,
+		`{"f": {"variants": {"on": true, "off": false}, "defaultVariant": "on", "flagMetadata": null}}`,
+		`{"f": {"disabled": true, "variants": {"a": 1}, "defaultVariant": "a", "flagMetadata": {"s": "1.0", "n": 2, "b": true, "x": 0.1}}}`,
+		`{"f": {"variants": {"zero": 0, "one": 1}, "defaultVariant": "zero", "contextEvaluator": "email == 'a' ? 'one' : ''"}}`,
+		`{"f": {"variants": {"a": 1}}}`, `{}`, `[]`, `null`, ``,
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		flags, err := importer.ImportSpec(data)
+		checkImported(t, flags, err)
+	})
+}
+
+func FuzzImportNative(f *testing.F) {
+	addSeeds(f,
+		`[{"flagKey": "a", "defaultEnabled": true, "environments": {"p": {"enabled": true, "rolloutPercent": 5}}}]`,
+		`{"flags": [{"flagKey": "a", "environments": {}}]}`,
+		`{"flagKey": "a", "variants": {"x": 1}, "defaultVariant": "x", "rules": [{"conditions": [{"attribute": "a", "op": "in", "values": [1, "b"]}], "variant": "x"}]}`,
+		`[]`, `{}`, ``,
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		flags, err := importer.ImportNative(data)
+		checkImported(t, flags, err)
+		if err == nil {
+			out, xerr := importer.Export(flags)
+			if xerr != nil {
+				t.Fatalf("export: %v", xerr)
+			}
+			if _, rerr := importer.ImportNative(out); rerr != nil {
+				t.Fatalf("export does not import back: %v\n%s", rerr, out)
+			}
+		}
+	})
+}
