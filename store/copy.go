@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redisflags/redisflags/evaluator"
+)
+
+// Copy copies every flag in from's index into to and returns how many it
+// wrote. It is the migration from one prefix or server to another, such as
+// from the tutorial's "feature-flags" on a single Redis to
+// "{feature-flags}" on Redis Cluster:
+//
+//	n, err := store.Copy(ctx, store.New(old), store.New(cluster, store.WithKeyPrefix("{feature-flags}")))
+//
+// It reads every flag first (allowlists whole, whatever from's
+// WithLargeSetThreshold), and writes nothing when one of them does not parse
+// or does not validate: the error then names every such flag. It then
+// upserts the flags in key order, each in its own transaction with its
+// change notice on to's channel, so providers of the destination follow
+// along. A flag already in to is replaced. Versions are to's (1 for a new
+// flag, the stored one plus one otherwise) and updatedAt is the time of the
+// copy. Index entries without a flag are skipped; simple flags (see
+// WithSimpleFlags) are plain string keys, not in the index, and are not
+// copied. When a write fails part way, Copy returns the number written so
+// far and the error; running it again completes the copy.
+func Copy(ctx context.Context, from, to *Store) (int, error) {
+	// A store of from's key space with defaults: every allowlist loaded, no
+	// simple flags.
+	src := New(from.rdb, WithKeyPrefix(from.keys.prefix))
+	recs, err := src.LoadAll(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("copy flags from %q: %w", from.keys.prefix, err)
+	}
+	flags := make([]evaluator.Flag, 0, len(recs))
+	var errs []error
+	for _, r := range recs {
+		switch {
+		case errors.Is(r.Err, ErrNotFound):
+			continue
+		case r.Err != nil:
+			errs = append(errs, r.Err)
+			continue
+		}
+		if err := evaluator.Validate(r.Flag); err != nil {
+			errs = append(errs, fmt.Errorf("flag %q: %w", r.Key, err))
+			continue
+		}
+		if err := checkNotPartial(r.Flag); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		flags = append(flags, r.Flag)
+	}
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("copy flags from %q: nothing written, %d flags cannot be copied: %w", from.keys.prefix, len(errs), errors.Join(errs...))
+	}
+	for i, f := range flags {
+		if _, err := to.Upsert(ctx, f); err != nil {
+			return i, fmt.Errorf("copy flags to %q: %d of %d written: %w", to.keys.prefix, i, len(flags), err)
+		}
+	}
+	return len(flags), nil
+}
