@@ -4,8 +4,13 @@
 // flags and environments bucket independently, that raising a percentage
 // never turns a subject off, and that buckets never change (golden vectors in
 // testdata/). BenchmarkBucketHash compares the bucket's hash with other flag
-// systems'. See README.md for the method and the results, and compare.sh to
-// benchmark two revisions against each other.
+// systems'. BenchmarkLatency, BenchmarkClient, BenchmarkDirect and
+// BenchmarkParallel measure evaluation by the evaluator, the provider and the
+// OpenFeature client; BenchmarkPeer measures LaunchDarkly's and GrowthBook's
+// Go SDKs, offline, on an equivalent flag (equivalent_test.go), which
+// TestPeersAgreeOnTheEquivalentFlag checks is equivalent. See README.md for
+// the method and the results, ratios.sh for the ratios it reports, and
+// compare.sh to benchmark two revisions against each other.
 //
 // The figures in README.md come from:
 //
