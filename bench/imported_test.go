@@ -1,0 +1,188 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/launchdarkly/go-sdk-common/v3/ldcontext"
+	ld "github.com/launchdarkly/go-server-sdk/v7"
+	"github.com/launchdarkly/go-server-sdk/v7/ldcomponents"
+	"github.com/launchdarkly/go-server-sdk/v7/ldfiledata"
+	of "github.com/open-feature/go-sdk/openfeature"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redisflags/redisflags/importer"
+	"github.com/redisflags/redisflags/provider"
+	"github.com/redisflags/redisflags/store"
+)
+
+// ldDataFile is the LaunchDarkly flag data the importer's equivalence test
+// checks (50,000 contexts × 33 flags, identical answers): the benchmarks
+// below evaluate some of its flags after import, next to LaunchDarkly's own
+// SDK reading the same file.
+const ldDataFile = "../importer/testdata/launchdarkly/flags.json"
+
+// importedCases are the imported flags BenchmarkImported evaluates, each
+// with the OpenFeature type an application asks it with. Together they take
+// every path an imported flag has: a 50/50 rollout with a salt, seven string
+// rules (endsWith, startsWith, contains, matches, negated in), individual
+// targets per context kind, segment rules (included lists and a negated
+// segment), and two prerequisites.
+var importedCases = []struct{ flag, kind string }{
+	{"rollout-50-50", "bool"},
+	{"rules-strings", "string"},
+	{"targets", "string"},
+	{"segments", "string"},
+	{"prereq-parent", "string"},
+}
+
+// importedContext is subject i's attributes, varied so that each rule of
+// rules-strings and each target of targets holds for some subjects.
+func importedContext(i int) map[string]any {
+	emails := []string{"u%d@example.com", "a%d@corp.io", "test%d@corp.io", "z%d@corp.io"}
+	names := []string{"Ann", "Bob", "Carl", "Dora"}
+	countries := []string{"NO", "SE", "US", "DE"}
+	plans := []string{"free", "pro"}
+	return map[string]any{
+		"key":     "user-" + strconv.Itoa(i),
+		"email":   fmt.Sprintf(emails[i%len(emails)], i),
+		"name":    names[(i/4)%len(names)],
+		"country": countries[(i/16)%len(countries)],
+		"plan":    plans[(i/3)%len(plans)],
+	}
+}
+
+// importedFlat is the context our provider receives from go-sdk for
+// subject i (a LaunchDarkly single user context: targetingKey, kind and
+// attributes), as LaunchDarkly's OpenFeature provider also receives it.
+func importedFlat(i int) of.FlattenedContext {
+	fc := of.FlattenedContext{of.TargetingKey: "user-" + strconv.Itoa(i), "kind": "user"}
+	for k, v := range importedContext(i) {
+		if k != "key" {
+			fc[k] = v
+		}
+	}
+	return fc
+}
+
+// importedLD is subject i as a LaunchDarkly context.
+func importedLD(i int) ldcontext.Context {
+	a := importedContext(i)
+	b := ldcontext.NewBuilder(a["key"].(string))
+	for _, k := range []string{"email", "name", "country", "plan"} {
+		b.SetString(k, a[k].(string))
+	}
+	return b.Build()
+}
+
+// importedProvider imports the LaunchDarkly file, writes it to a miniredis
+// with the store, and returns a snapshot provider over it.
+func importedProvider(tb testing.TB) *provider.Provider {
+	tb.Helper()
+	data, err := os.ReadFile(ldDataFile)
+	require.NoError(tb, err)
+	res, err := importer.LaunchDarkly(data)
+	require.NoError(tb, err)
+	rdb := miniredisClient(tb)
+	s := store.New(rdb)
+	for _, f := range res.Flags {
+		_, err := s.Upsert(context.Background(), f)
+		require.NoError(tb, err)
+	}
+	p := provider.New(rdb)
+	require.NoError(tb, p.Init(of.EvaluationContext{}))
+	tb.Cleanup(p.Shutdown)
+	return p
+}
+
+// importedLDClient is LaunchDarkly's Go SDK fully offline on the same file:
+// its file data source, no events, no diagnostics.
+func importedLDClient(tb testing.TB) *ld.LDClient {
+	tb.Helper()
+	c, err := ld.MakeCustomClient("sdk-offline-bench", ld.Config{
+		DataSource:       ldfiledata.DataSource().FilePaths(ldDataFile),
+		Events:           ldcomponents.NoEvents(),
+		DiagnosticOptOut: true,
+		Logging:          ldcomponents.NoLogging(),
+	}, 5*time.Second)
+	require.NoError(tb, err)
+	require.True(tb, c.Initialized())
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+var stringSink string
+
+// BenchmarkImported measures flags imported from LaunchDarkly
+// (importer.LaunchDarkly, then store.Upsert) evaluated by our provider's
+// snapshot path (sdk=redisflags, the call go-sdk makes) next to
+// LaunchDarkly's Go SDK v7 evaluating the same file offline with
+// BoolVariation / StringVariation (sdk=launchdarkly, the call an application
+// on LaunchDarkly makes). Both sides get contexts built before the loop, for
+// subjects user-0 … user-1023 in turn; LaunchDarkly's get ldcontext.Context
+// values, which its OpenFeature provider would build from the same flattened
+// context on every call, so LaunchDarkly's side here is the cheaper one of
+// the two OpenFeature paths. Before timing, every subject's answer is checked
+// equal on both sides, so the two sides do the same work.
+//
+//	go test -run '^$' -bench Imported -benchmem -count 10 ./bench/ | go tool benchstat -col /sdk -
+func BenchmarkImported(b *testing.B) {
+	p := importedProvider(b)
+	lc := importedLDClient(b)
+	ctx := context.Background()
+	fc := make([]of.FlattenedContext, benchSubjects)
+	lctx := make([]ldcontext.Context, benchSubjects)
+	for i := range benchSubjects {
+		fc[i], lctx[i] = importedFlat(i), importedLD(i)
+	}
+	for _, tc := range importedCases {
+		for i := range benchSubjects {
+			switch tc.kind {
+			case "bool":
+				want, err := lc.BoolVariation(tc.flag, lctx[i], false)
+				require.NoError(b, err)
+				require.Equal(b, want, p.BooleanEvaluation(ctx, tc.flag, false, fc[i]).Value, "%s, subject %d", tc.flag, i)
+			case "string":
+				want, err := lc.StringVariation(tc.flag, lctx[i], "DEFAULT")
+				require.NoError(b, err)
+				require.Equal(b, want, p.StringEvaluation(ctx, tc.flag, "DEFAULT", fc[i]).Value, "%s, subject %d", tc.flag, i)
+			}
+		}
+		b.Run("flag="+tc.flag+"/sdk=redisflags", func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			switch tc.kind {
+			case "bool":
+				for b.Loop() {
+					detailSink = p.BooleanEvaluation(ctx, tc.flag, false, fc[i&mask])
+					i++
+				}
+			case "string":
+				for b.Loop() {
+					stringSink = p.StringEvaluation(ctx, tc.flag, "DEFAULT", fc[i&mask]).Value
+					i++
+				}
+			}
+		})
+		b.Run("flag="+tc.flag+"/sdk=launchdarkly", func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			switch tc.kind {
+			case "bool":
+				for b.Loop() {
+					valueSink, errSink = lc.BoolVariation(tc.flag, lctx[i&mask], false)
+					i++
+				}
+			case "string":
+				for b.Loop() {
+					stringSink, errSink = lc.StringVariation(tc.flag, lctx[i&mask], "DEFAULT")
+					i++
+				}
+			}
+		})
+	}
+}
