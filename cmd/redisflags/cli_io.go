@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/redisflags/redisflags/evaluator"
@@ -27,12 +28,17 @@ const exportBatch = 256
 // validated first (all problems are reported, and nothing is written while
 // there is one); then each flag whose definition differs from the stored one
 // is written, one transaction (and one audit entry) per flag. Flags that are
-// not in the file are left alone.
+// not in the file are left alone. --format picks the file format (see
+// formats); what a format left out, and why, is printed before the summary.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("import", "import FILE|- [--format NAME] [--dry-run]\n\nFormats:"+formatDocs(), stderr)
+	fs := newFlagSet("import", "import FILE|- [--format NAME] [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run]\n\nFormats:"+formatDocs(), stderr)
 	var c conn
 	c.register(fs)
-	format := fs.String("format", "tutorial", "file `format`")
+	format := fs.String("format", "tutorial", "file `format` (see Formats)")
+	var opts importOptions
+	fs.Var((*keyList)(&opts.Skip), "skip", "leave out the flags with these `keys` (comma-separated, repeatable), unchecked")
+	fs.BoolVar(&opts.SkipUnsupported, "skip-unsupported", false, "launchdarkly: leave out the flags that use what redisflags cannot reproduce, instead of failing")
+	fs.StringVar(&opts.Environment, "environment", "", "launchdarkly: import into this one environment `name` (default: every environment)")
 	dryRun := fs.Bool("dry-run", false, "validate and compare, write nothing")
 	who := fs.String("actor", defaultActor(), "`name` recorded in the audit trail")
 	pos, err := parseArgs(fs, args)
@@ -46,17 +52,39 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if ff.Decode == nil {
+	if ff.Decode == nil && ff.Detect == nil {
 		return fmt.Errorf("format %q can be exported, not imported", ff.Name)
+	}
+	if ff.Detect == nil {
+		if err := checkOptions(ff, opts); err != nil {
+			return err
+		}
 	}
 	data, err := readInput(pos[0])
 	if err != nil {
 		return err
 	}
-	flags, err := ff.Decode(data)
+	if ff.Detect != nil {
+		name, err := ff.Detect(data)
+		if err != nil {
+			return fmt.Errorf("%s: nothing imported: cannot tell its format: %w", pos[0], err)
+		}
+		if ff, err = lookupFormat(name); err != nil || ff.Decode == nil {
+			return fmt.Errorf("%s: nothing imported: format %s detected, which cannot be imported", pos[0], name)
+		}
+		fmt.Fprintf(stdout, "format: %s (detected)\n", ff.Name)
+		if err := checkOptions(ff, opts); err != nil {
+			return fmt.Errorf("%s is in format %s: %w", pos[0], ff.Name, err)
+		}
+	}
+	dec, err := ff.Decode(data, opts)
 	if err != nil {
 		return fmt.Errorf("%s: nothing imported:\n%w", pos[0], err)
 	}
+	for _, line := range dec.Report {
+		fmt.Fprintln(stdout, line)
+	}
+	flags := dec.Flags
 	rdb, st, err := c.open(ctx)
 	if err != nil {
 		return err
@@ -126,6 +154,23 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("import interrupted: %w", err)
 	}
 	return errors.Join(failed...)
+}
+
+// keyList is a flag.Value of flag keys: comma-separated, and repeatable
+// ("--skip a,b --skip c").
+type keyList []string
+
+// String returns the keys, comma-separated.
+func (l *keyList) String() string { return strings.Join(*l, ",") }
+
+// Set adds the comma-separated keys of s, ignoring empty ones.
+func (l *keyList) Set(s string) error {
+	for k := range strings.SplitSeq(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			*l = append(*l, k)
+		}
+	}
+	return nil
 }
 
 // sameDefinition reports whether two definitions say the same thing,

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/importer"
 	"github.com/redisflags/redisflags/internal/redistest"
 	"github.com/redisflags/redisflags/store"
 )
@@ -105,7 +106,11 @@ func TestImportReportsEveryProblemAndWritesNothing(t *testing.T) {
 	assert.Equal(t, before, redisState(t, rdb))
 
 	_, _, err = runCLI(t, "import", "testdata/flags.json", "--format", "launchdarkly", "--redis-url", srv.URL())
-	assert.EqualError(t, err, `unknown format "launchdarkly" (known: tutorial)`)
+	assert.ErrorIs(t, err, importer.ErrInvalid, "a tutorial file is not LaunchDarkly's flag data")
+	assert.Contains(t, err.Error(), "testdata/flags.json: nothing imported:\nflags: must be an object of key → flags")
+	assert.Equal(t, before, redisState(t, rdb))
+	_, _, err = runCLI(t, "import", "testdata/flags.json", "--format", "nosuch", "--redis-url", srv.URL())
+	assert.EqualError(t, err, `unknown format "nosuch" (known: tutorial, native, openfeature-spec, flagd, launchdarkly, auto)`)
 }
 
 func TestFlagsSetGuardsAgainstLostUpdates(t *testing.T) {
@@ -167,6 +172,8 @@ func TestUsage(t *testing.T) {
 	out, _, err := runCLI(t, "help")
 	require.NoError(t, err)
 	assert.Contains(t, out, "redisflags serve")
+	assert.Contains(t, out, "redisflags copy    --to-key-prefix PREFIX [--to-redis-url URL]")
+	assert.Contains(t, out, "--skip-unsupported")
 
 	var buf bytes.Buffer
 	assert.Equal(t, 0, exitCode(nil, &buf))

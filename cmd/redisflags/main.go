@@ -3,8 +3,9 @@
 //
 //	redisflags serve   --addr HOST:PORT --redis-url URL [--admin-token T]   HTTP: the tutorial's API, OFREP, health
 //	redisflags flags   list | get KEY | set KEY … | delete KEY                everyday flag work
-//	redisflags import  FILE [--format tutorial] [--dry-run]                   definitions from a file ("-": stdin)
-//	redisflags export  [--format tutorial] [-o FILE]                          every definition to a file
+//	redisflags import  FILE [--format NAME] [--skip KEY,…] [--dry-run]        definitions from a file ("-": stdin); LaunchDarkly, flagd, OpenFeature spec too
+//	redisflags export  [--format tutorial|native] [-o FILE]                   every definition to a file
+//	redisflags copy    --to-key-prefix P [--to-redis-url URL]                 every flag to another prefix or server ({feature-flags} for Cluster)
 //	redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]                  why a subject gets what it gets
 //	redisflags lint    [--now T] [--stale-after D]                            kill dates passed, stuck rollouts, vague names
 //	redisflags audit   [FLAG] [-n N]                                          who changed what, and when
@@ -58,8 +59,10 @@ const usageText = `redisflags: feature flags in Redis (the Redis feature-flags t
 Usage:
   redisflags serve   [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--log-stream KEY]
   redisflags flags   list [--json] | get KEY | set KEY [options] | delete KEY [--if-version N]
-  redisflags import  FILE [--format tutorial] [--dry-run]
-  redisflags export  [--format tutorial] [-o FILE]
+  redisflags import  FILE [--format tutorial|native|openfeature-spec|flagd|launchdarkly|auto]
+                     [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run]
+  redisflags export  [--format tutorial|native] [-o FILE]
+  redisflags copy    --to-key-prefix PREFIX [--to-redis-url URL]
   redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]
   redisflags lint    [--now RFC3339] [--stale-after DURATION] [--json]
   redisflags audit   [FLAG] [-n N] [--json]
@@ -86,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runImport(ctx, rest, stdout, stderr)
 	case "export":
 		return runExport(ctx, rest, stdout, stderr)
+	case "copy":
+		return runCopy(ctx, rest, stdout, stderr)
 	case "bucket":
 		return runBucket(ctx, rest, stdout, stderr)
 	case "lint":
