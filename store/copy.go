@@ -22,11 +22,12 @@ import (
 // change notice on to's channel, so providers of the destination follow
 // along. A flag already in to is replaced. Versions are to's (1 for a new
 // flag, the stored one plus one otherwise) and updatedAt is the time of the
-// copy. Index entries without a flag are skipped; simple flags (see
+// copy. opts apply to every write (Actor names who copied, in to's audit
+// trail). Index entries without a flag are skipped; simple flags (see
 // WithSimpleFlags) are plain string keys, not in the index, and are not
 // copied. When a write fails part way, Copy returns the number written so
 // far and the error; running it again completes the copy.
-func Copy(ctx context.Context, from, to *Store) (int, error) {
+func Copy(ctx context.Context, from, to *Store, opts ...WriteOption) (int, error) {
 	// A store of from's key space with defaults: every allowlist loaded, no
 	// simple flags.
 	src := New(from.rdb, WithKeyPrefix(from.keys.prefix))
@@ -58,7 +59,7 @@ func Copy(ctx context.Context, from, to *Store) (int, error) {
 		return 0, fmt.Errorf("copy flags from %q: nothing written, %d flags cannot be copied: %w", from.keys.prefix, len(errs), errors.Join(errs...))
 	}
 	for i, f := range flags {
-		if _, err := to.Upsert(ctx, f); err != nil {
+		if _, err := to.Upsert(ctx, f, opts...); err != nil {
 			return i, fmt.Errorf("copy flags to %q: %d of %d written: %w", to.keys.prefix, i, len(flags), err)
 		}
 	}

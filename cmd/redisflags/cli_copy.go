@@ -25,7 +25,7 @@ import (
 // already under P2 are replaced, others there are left alone. Copying a
 // prefix onto itself (same server, same database) is refused.
 func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("copy", "copy --to-key-prefix PREFIX [--to-redis-url URL]\n\n"+
+	fs := newFlagSet("copy", "copy --to-key-prefix PREFIX [--to-redis-url URL] [--actor NAME]\n\n"+
 		"Copies every flag under --key-prefix on --redis-url to --to-key-prefix, on the same\n"+
 		"server or on --to-redis-url (a Redis Cluster node is recognized). Flags already\n"+
 		"there are replaced; nothing is written if a source flag does not parse.", stderr)
@@ -34,6 +34,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var to conn
 	fs.StringVar(&to.prefix, "to-key-prefix", "", "key `prefix` to copy to (required), such as {feature-flags} for Redis Cluster")
 	fs.StringVar(&to.redisURL, "to-redis-url", "", "Redis `URL` to copy to (default: --redis-url)")
+	who := fs.String("actor", defaultActor(), "`name` recorded in the destination's audit trail")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return refuseSelfCopy(from.prefix)
 	}
 
-	n, err := store.Copy(ctx, src, to.store(dstRDB))
+	n, err := store.Copy(ctx, src, to.store(dstRDB), store.Actor(*who))
 	if err != nil {
 		if n > 0 {
 			fmt.Fprintf(stdout, "copied %d flag(s) from %q to %q before an error; running copy again completes it\n", n, from.prefix, to.prefix)

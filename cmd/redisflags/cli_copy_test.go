@@ -74,7 +74,7 @@ func TestCopyToHashTaggedPrefix(t *testing.T) {
 	from := store.New(srv.Client(t))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"copy", "--redis-url", srv.URL(), "--to-key-prefix", tt.prefix}, tt.to...)
+			args := append([]string{"copy", "--redis-url", srv.URL(), "--to-key-prefix", tt.prefix, "--actor", "migrator"}, tt.to...)
 			out := mustRunCLI(t, args...)
 			assert.Equal(t, fmt.Sprintf("copied 6 flag(s) from %q to %q\n", "feature-flags", tt.prefix), out)
 
@@ -90,6 +90,10 @@ func TestCopyToHashTaggedPrefix(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, withoutStamps(want), withoutStamps(got), "flag %q", k)
 				assert.Equal(t, int64(1), got.Version, "flag %q: a new flag at the destination", k)
+				audit, err := to.Audit(t.Context(), k, 1)
+				require.NoError(t, err)
+				require.Len(t, audit, 1, "flag %q: the copy is audited at the destination", k)
+				assert.Equal(t, "migrator", audit[0].Actor, "flag %q", k)
 			}
 
 			out = mustRunCLI(t, args...)
