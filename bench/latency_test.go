@@ -75,7 +75,10 @@ func newDomain(b *testing.B) string {
 // in-memory provider on the same flag shape ("memprovider-shaped": the same
 // lists, the same bucket, the same reason, variant and shared metadata),
 // and on a static flag ("memprovider-static": the SDK's floor, no targeting
-// at all). The cases are named provider=… so that
+// at all), and LaunchDarkly's SDK behind go-sdk as LaunchDarkly's
+// OpenFeature provider puts it there ("launchdarkly-shaped", see
+// ldprovider_test.go: what an application on LaunchDarkly's OpenFeature
+// provider pays today). The cases are named provider=… so that
 // `benchstat -col /provider` puts them side by side. Each provider has a
 // domain of its own; the SDK is shut down when the benchmark ends.
 func BenchmarkClient(b *testing.B) {
@@ -87,6 +90,8 @@ func BenchmarkClient(b *testing.B) {
 	oursDomain, memDomain := newDomain(b), newDomain(b)
 	require.NoError(b, of.SetNamedProviderAndWait(oursDomain, ours))
 	require.NoError(b, of.SetNamedProviderAndWait(memDomain, memprovider.NewInMemoryProvider(memFlags())))
+	ldDomain := newDomain(b)
+	require.NoError(b, of.SetNamedProviderAndWait(ldDomain, ldShapedProvider{ldClient(b)}))
 	cases := []struct {
 		name   string
 		client *of.Client
@@ -95,6 +100,7 @@ func BenchmarkClient(b *testing.B) {
 		{"provider=redisflags", of.NewClient(oursDomain), eqFlag},
 		{"provider=memprovider-shaped", of.NewClient(memDomain), eqFlag},
 		{"provider=memprovider-static", of.NewClient(memDomain), "static"},
+		{"provider=launchdarkly-shaped", of.NewClient(ldDomain), eqFlag},
 	}
 	ctx := context.Background()
 	ec := evaluationContexts(benchSubjects)

@@ -116,6 +116,8 @@ func TestPeersAgreeOnTheEquivalentFlag(t *testing.T) {
 
 			lv, ld, err := lc.BoolVariationDetail(eqFlag, lctx[i], false)
 			require.NoError(t, err)
+			require.Equal(t, lv, ldShapedProvider{lc}.BooleanEvaluation(ctx, eqFlag, false, fc[i]).Value,
+				"LaunchDarkly behind go-sdk answers as LaunchDarkly, %s", in[i].Subject)
 			g := gb[i].EvalFeature(ctx, eqFlag)
 
 			switch {

@@ -2,9 +2,9 @@
 # ratios.sh FILE: the medians of the latency benchmarks in FILE (raw
 # `go test -bench` output, several -count runs) and the ratios README.md's
 # "Evaluation latency" table reports, each against the issue's target where
-# it has one.
+# it has one; then the imported-flag pairs of BenchmarkImported.
 #
-#   go test -run '^$' -bench 'Latency|Peer|Client|Direct|Parallel' -benchmem -count 10 ./bench/ | tee bench/results/latency.txt
+#   go test -run '^$' -bench 'Latency|Peer|Client|Direct|Parallel|Imported' -benchmem -count 10 ./bench/ | tee bench/results/latency.txt
 #   bench/ratios.sh bench/results/latency.txt
 #
 # A median is benchstat's: the middle value, or the mean of the two middle
@@ -62,8 +62,40 @@ END {
 	ratio("LaunchDarkly evaluator / redisflags evaluator", "Peer/launchdarkly-evaluator", "Latency/EvaluatorNoAlloc")
 	ratio("GrowthBook EvalFeature / redisflags snapshot", "Peer/growthbook-EvalFeature", "Latency/SnapshotBooleanNoAlloc")
 	ratio("LaunchDarkly BoolVariation / redisflags client path", "Peer/launchdarkly-BoolVariation", "Client/provider=redisflags")
+	ratio("client path: LaunchDarkly-shaped provider / redisflags", "Client/provider=launchdarkly-shaped", "Client/provider=redisflags")
 	ratio("direct reads / PING, redis-server", "Direct/server=redis-server/op=Boolean", "Direct/server=redis-server/op=Ping", "<=", 1.5)
 	ratio("direct reads / PING, miniredis", "Direct/server=miniredis/op=Boolean", "Direct/server=miniredis/op=Ping")
 	ratio("parallel / serial snapshot (2 cores: 0.5 is perfect)", "Parallel/SnapshotBooleanNoAlloc", "Latency/SnapshotBooleanNoAlloc")
+}
+' "$file"
+
+# The imported-flag pairs (BenchmarkImported): LaunchDarkly's SDK over ours,
+# per flag.
+awk '
+function median(list,   n, v, i, j, t) {
+	n = split(list, v, " ")
+	for (i = 2; i <= n; i++) {
+		t = v[i] + 0
+		for (j = i - 1; j >= 1 && v[j] + 0 > t; j--) v[j + 1] = v[j]
+		v[j + 1] = t
+	}
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+/^BenchmarkImported\// {
+	split($1, part, "/")
+	flag = part[2]; sdk = part[3]
+	sub(/-[0-9]+$/, "", sdk)
+	if (!(flag in seen)) { seen[flag] = 1; order[++count] = flag }
+	for (i = 3; i < NF; i++) if ($(i + 1) == "ns/op") ns[flag, sdk] = ns[flag, sdk] " " $i
+}
+END {
+	if (count == 0) exit
+	print ""
+	printf "%-28s %16s %18s %8s\n", "imported flag", "redisflags ns/op", "launchdarkly ns/op", "LD/ours"
+	for (k = 1; k <= count; k++) {
+		f = order[k]
+		a = median(ns[f, "sdk=redisflags"]); b = median(ns[f, "sdk=launchdarkly"])
+		printf "%-28s %16.1f %18.1f %8.2f\n", f, a, b, b / a
+	}
 }
 ' "$file"
