@@ -6,16 +6,13 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/launchdarkly/go-sdk-common/v3/ldcontext"
-	ld "github.com/launchdarkly/go-server-sdk/v7"
-	"github.com/launchdarkly/go-server-sdk/v7/ldcomponents"
-	"github.com/launchdarkly/go-server-sdk/v7/ldfiledata"
 	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/require"
 
 	"github.com/redisflags/redisflags/importer"
+	"github.com/redisflags/redisflags/internal/ldcompat"
 	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/store"
 )
@@ -99,22 +96,6 @@ func importedProvider(tb testing.TB) *provider.Provider {
 	return p
 }
 
-// importedLDClient is LaunchDarkly's Go SDK fully offline on the same file:
-// its file data source, no events, no diagnostics.
-func importedLDClient(tb testing.TB) *ld.LDClient {
-	tb.Helper()
-	c, err := ld.MakeCustomClient("sdk-offline-bench", ld.Config{
-		DataSource:       ldfiledata.DataSource().FilePaths(ldDataFile),
-		Events:           ldcomponents.NoEvents(),
-		DiagnosticOptOut: true,
-		Logging:          ldcomponents.NoLogging(),
-	}, 5*time.Second)
-	require.NoError(tb, err)
-	require.True(tb, c.Initialized())
-	tb.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 var stringSink string
 
 // BenchmarkImported measures flags imported from LaunchDarkly
@@ -132,7 +113,7 @@ var stringSink string
 //	go test -run '^$' -bench Imported -benchmem -count 10 ./bench/ | go tool benchstat -col /sdk -
 func BenchmarkImported(b *testing.B) {
 	p := importedProvider(b)
-	lc := importedLDClient(b)
+	lc := ldcompat.FileClient(b, ldDataFile)
 	ctx := context.Background()
 	fc := make([]of.FlattenedContext, benchSubjects)
 	lctx := make([]ldcontext.Context, benchSubjects)

@@ -2,7 +2,6 @@ package importer_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -10,7 +9,6 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,12 +17,11 @@ import (
 	"github.com/launchdarkly/go-sdk-common/v3/ldreason"
 	"github.com/launchdarkly/go-sdk-common/v3/ldvalue"
 	ld "github.com/launchdarkly/go-server-sdk/v7"
-	"github.com/launchdarkly/go-server-sdk/v7/ldcomponents"
-	"github.com/launchdarkly/go-server-sdk/v7/ldfiledata"
 	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/require"
 
 	"github.com/redisflags/redisflags/importer"
+	"github.com/redisflags/redisflags/internal/ldcompat"
 	"github.com/redisflags/redisflags/internal/redistest"
 	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/store"
@@ -72,109 +69,9 @@ var ldDefaults = map[string]any{
 	"bool": false, "string": "DEFAULT", "int": int64(-1), "float": -1.5, "json": map[string]any{"default": true},
 }
 
-// ldClient starts LaunchDarkly's SDK fully offline: its file data source
-// reading path, no events, no diagnostics, no network.
-func ldClient(t testing.TB, path string) *ld.LDClient {
-	t.Helper()
-	cfg := ld.Config{
-		DataSource:       ldfiledata.DataSource().FilePaths(path),
-		Events:           ldcomponents.NoEvents(),
-		DiagnosticOptOut: true,
-		Logging:          ldcomponents.NoLogging(),
-	}
-	c, err := ld.MakeCustomClient("offline-test-key", cfg, 5*time.Second)
-	require.NoError(t, err)
-	require.True(t, c.Initialized())
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-var errLDKeyMissing = errors.New("key and targetingKey attributes are missing")
-
-// toLDContext builds LaunchDarkly's context from an OpenFeature context the
-// way LaunchDarkly's OpenFeature provider (go-sdk-contrib's
-// providers/launchdarkly) does, written from its documented behaviour.
-func toLDContext(fc map[string]any) (ldcontext.Context, error) {
-	kind := ldcontext.DefaultKind
-	if k, ok := fc["kind"].(string); ok && strings.Trim(k, " ") != "" {
-		kind = ldcontext.Kind(k)
-	}
-	if kind != ldcontext.MultiKind {
-		return toLDSingle(kind, fc)
-	}
-	mb := ldcontext.NewMultiBuilder()
-	for name, v := range fc {
-		inner, ok := v.(map[string]any)
-		if name == "kind" || !ok {
-			continue
-		}
-		c, err := toLDSingle(ldcontext.Kind(name), inner)
-		if err != nil {
-			return ldcontext.Context{}, err
-		}
-		mb.Add(c)
-	}
-	return mb.Build(), nil
-}
-
-func toLDSingle(kind ldcontext.Kind, m map[string]any) (ldcontext.Context, error) {
-	key, ok := m[of.TargetingKey].(string)
-	if !ok {
-		k, ok := m["key"].(string)
-		if !ok || strings.Trim(k, " ") == "" {
-			return ldcontext.Context{}, errLDKeyMissing
-		}
-		key = k
-	}
-	b := ldcontext.NewBuilder(key).Kind(kind)
-	if anon, ok := m["anonymous"].(bool); ok {
-		b.Anonymous(anon)
-	}
-	if private, ok := m["privateAttributes"].([]string); ok {
-		b.Private(private...)
-	}
-	for name, v := range m {
-		switch name {
-		case of.TargetingKey, "kind", "key", "privateAttributes", "anonymous":
-			continue
-		}
-		b.SetValue(name, ldvalue.CopyArbitraryValue(v))
-	}
-	return b.Build(), nil
-}
-
-// ldReasonOf maps a LaunchDarkly reason as its OpenFeature provider does.
-func ldReasonOf(k ldreason.EvalReasonKind) of.Reason {
-	switch k {
-	case ldreason.EvalReasonOff:
-		return of.DisabledReason
-	case ldreason.EvalReasonTargetMatch:
-		return of.TargetingMatchReason
-	case ldreason.EvalReasonError:
-		return of.ErrorReason
-	}
-	return of.Reason(k)
-}
-
-func ldCodeOf(k ldreason.EvalErrorKind) of.ErrorCode {
-	switch k {
-	case ldreason.EvalErrorClientNotReady:
-		return of.ProviderNotReadyCode
-	case ldreason.EvalErrorFlagNotFound:
-		return of.FlagNotFoundCode
-	case ldreason.EvalErrorMalformedFlag:
-		return of.ParseErrorCode
-	case ldreason.EvalErrorUserNotSpecified:
-		return of.TargetingKeyMissingCode
-	case ldreason.EvalErrorWrongType:
-		return of.TypeMismatchCode
-	}
-	return of.GeneralCode
-}
-
 // launchDarklyAnswer evaluates through LaunchDarkly's SDK and maps the
 // result as its OpenFeature provider and the OpenFeature SDK would; lc and
-// err are what toLDContext made of the OpenFeature context.
+// err are what ldcompat.ToContext made of the OpenFeature context.
 func launchDarklyAnswer(c *ld.LDClient, flag, typ string, lc ldcontext.Context, err error) answer {
 	def := ldDefaults[typ]
 	if err != nil {
@@ -198,12 +95,12 @@ func launchDarklyAnswer(c *ld.LDClient, flag, typ string, lc ldcontext.Context, 
 		v, detail, _ = c.JSONVariationDetail(flag, lc, ldvalue.CopyArbitraryValue(def))
 		value = v.AsArbitraryValue()
 	}
-	a := answer{Value: value, Reason: ldReasonOf(detail.Reason.GetKind())}
+	a := answer{Value: value, Reason: ldcompat.Reason(detail.Reason.GetKind())}
 	if detail.VariationIndex.IsDefined() {
 		a.Variant = detail.VariationIndex.String()
 	}
 	if ek := detail.Reason.GetErrorKind(); ek != "" {
-		a.Code, a.Reason, a.Value = ldCodeOf(ek), of.ErrorReason, def
+		a.Code, a.Reason, a.Value = ldcompat.ErrorCode(ek), of.ErrorReason, def
 	}
 	return a
 }
@@ -497,7 +394,7 @@ func compareLD(t *testing.T, c *ld.LDClient, p *provider.Provider, contexts []ma
 		wg.Go(func() {
 			for i := w; i < len(contexts); i += workers {
 				fc := contexts[i]
-				lc, err := toLDContext(fc)
+				lc, err := ldcompat.ToContext(fc)
 				for _, e := range evals {
 					want := launchDarklyAnswer(c, e.flag, e.typ, lc, err)
 					got := redisflagsAnswer(t.Context(), p, e.flag, e.typ, fc)
@@ -535,7 +432,7 @@ func compareLD(t *testing.T, c *ld.LDClient, p *provider.Provider, contexts []ma
 }
 
 func TestLaunchDarklyEquivalence(t *testing.T) {
-	c := ldClient(t, ldDataFile)
+	c := ldcompat.FileClient(t, ldDataFile)
 	srv := importLD(t)
 	n := 50_000
 	if testing.Short() {
@@ -587,7 +484,7 @@ func TestLaunchDarklyEquivalence(t *testing.T) {
 		m := 1_000
 		for _, fc := range contexts[:m] {
 			ec := toEvaluationContext(fc)
-			lc, lerr := toLDContext(fc)
+			lc, lerr := ldcompat.ToContext(fc)
 			for flag, typ := range ldFlagTypes {
 				want := launchDarklyAnswer(c, flag, typ, lc, lerr)
 				got := sdkAnswer(t.Context(), client, flag, typ, ec)
@@ -602,7 +499,7 @@ func TestLaunchDarklyEquivalence(t *testing.T) {
 
 // describeContext classifies a generated context for the test log.
 func describeContext(fc map[string]any) string {
-	lc, err := toLDContext(fc)
+	lc, err := ldcompat.ToContext(fc)
 	switch {
 	case err != nil || lc.Err() != nil:
 		return "refused by LaunchDarkly"

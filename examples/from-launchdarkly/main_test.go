@@ -2,25 +2,21 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/launchdarkly/go-sdk-common/v3/ldcontext"
 	"github.com/launchdarkly/go-sdk-common/v3/ldreason"
 	"github.com/launchdarkly/go-sdk-common/v3/ldvalue"
 	ld "github.com/launchdarkly/go-server-sdk/v7"
-	"github.com/launchdarkly/go-server-sdk/v7/ldcomponents"
-	"github.com/launchdarkly/go-server-sdk/v7/ldfiledata"
 	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/redisflags/redisflags/importer"
+	"github.com/redisflags/redisflags/internal/ldcompat"
 	"github.com/redisflags/redisflags/provider"
 )
 
@@ -39,7 +35,7 @@ func TestAnswersMatchLaunchDarkly(t *testing.T) {
 	require.Len(t, got, len(subs)*len(questions))
 	i := 0
 	for _, s := range subs {
-		lc, lerr := toLDContext(flatten(s.ec))
+		lc, lerr := ldcompat.ToContext(flatten(s.ec))
 		require.NoError(t, lerr, s.label)
 		require.NoError(t, lc.Err(), s.label)
 		for _, q := range questions {
@@ -105,23 +101,13 @@ func TestRunUsesREDIS_URL(t *testing.T) {
 	assert.ElementsMatch(t, []string{"assistant", "one-click-upsell", "payments-enabled", "search-ranking", "support-tier"}, keys)
 }
 
-// ldClient starts LaunchDarkly's Go SDK fully offline on the embedded flag
-// data: its file data source reading a copy of flags.json, no events, no
-// diagnostics, no logging, no network.
+// ldClient starts LaunchDarkly's Go SDK fully offline on a copy of the
+// embedded flag data (see ldcompat.FileClient).
 func ldClient(t *testing.T) *ld.LDClient {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "flags.json")
 	require.NoError(t, os.WriteFile(path, flagData, 0o600))
-	c, err := ld.MakeCustomClient("offline-example-key", ld.Config{
-		DataSource:       ldfiledata.DataSource().FilePaths(path),
-		Events:           ldcomponents.NoEvents(),
-		DiagnosticOptOut: true,
-		Logging:          ldcomponents.NoLogging(),
-	}, 5*time.Second)
-	require.NoError(t, err)
-	require.True(t, c.Initialized())
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return ldcompat.FileClient(t, path)
 }
 
 // launchDarklyRow asks LaunchDarkly's SDK what the application asks and
@@ -143,72 +129,11 @@ func launchDarklyRow(c *ld.LDClient, label string, q question, lc ldcontext.Cont
 	if detail.VariationIndex.IsDefined() {
 		r.variant = detail.VariationIndex.String()
 	}
-	switch k := detail.Reason.GetKind(); k {
-	case ldreason.EvalReasonOff:
-		r.reason = of.DisabledReason
-	case ldreason.EvalReasonTargetMatch:
-		r.reason = of.TargetingMatchReason
-	case ldreason.EvalReasonError:
+	r.reason = ldcompat.Reason(detail.Reason.GetKind())
+	if r.reason == of.ErrorReason {
 		// No evaluation here should fail; one that does is a difference
 		// whatever its code, so the code is not mapped finely.
-		r.reason, r.code, r.value = of.ErrorReason, of.GeneralCode, q.def
-	default:
-		r.reason = of.Reason(k)
+		r.code, r.value = of.GeneralCode, q.def
 	}
 	return r
-}
-
-var errNoKey = errors.New("key and targetingKey attributes are missing")
-
-// toLDContext builds LaunchDarkly's context from a flattened OpenFeature
-// context as LaunchDarkly's OpenFeature provider (go-sdk-contrib's
-// providers/launchdarkly) does: "kind" picks the kind (default "user"),
-// "multi" takes each object attribute as the context of that kind; the key
-// is targetingKey or "key"; "anonymous" and "privateAttributes" are
-// metadata; everything else is an attribute.
-func toLDContext(fc map[string]any) (ldcontext.Context, error) {
-	kind := ldcontext.DefaultKind
-	if k, ok := fc["kind"].(string); ok && strings.TrimSpace(k) != "" {
-		kind = ldcontext.Kind(k)
-	}
-	if kind != ldcontext.MultiKind {
-		return toLDSingle(kind, fc)
-	}
-	mb := ldcontext.NewMultiBuilder()
-	for name, v := range fc {
-		inner, ok := v.(map[string]any)
-		if name == "kind" || !ok {
-			continue
-		}
-		c, err := toLDSingle(ldcontext.Kind(name), inner)
-		if err != nil {
-			return ldcontext.Context{}, err
-		}
-		mb.Add(c)
-	}
-	return mb.Build(), nil
-}
-
-func toLDSingle(kind ldcontext.Kind, m map[string]any) (ldcontext.Context, error) {
-	key, ok := m[of.TargetingKey].(string)
-	if !ok {
-		if key, ok = m["key"].(string); !ok || strings.TrimSpace(key) == "" {
-			return ldcontext.Context{}, errNoKey
-		}
-	}
-	b := ldcontext.NewBuilder(key).Kind(kind)
-	if anon, ok := m["anonymous"].(bool); ok {
-		b.Anonymous(anon)
-	}
-	if private, ok := m["privateAttributes"].([]string); ok {
-		b.Private(private...)
-	}
-	for name, v := range m {
-		switch name {
-		case of.TargetingKey, "kind", "key", "privateAttributes", "anonymous":
-			continue
-		}
-		b.SetValue(name, ldvalue.CopyArbitraryValue(v))
-	}
-	return b.Build(), nil
 }
