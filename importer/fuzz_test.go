@@ -81,3 +81,31 @@ func FuzzImportNative(f *testing.F) {
 		}
 	})
 }
+
+func FuzzImportLaunchDarkly(f *testing.F) {
+	addSeeds(f,
+		`{"flags": {"f": {"key": "f", "on": true, "variations": [true, false], "offVariation": 1, "fallthrough": {"variation": 0}}}}`,
+		`{"flags": {"f": {"key": "f", "on": true, "salt": "s", "variations": ["a", "b"],
+			"targets": [{"values": ["u1"], "variation": 1}], "contextTargets": [{"contextKind": "org", "values": ["o1"], "variation": 0}],
+			"rules": [{"id": "r", "clauses": [{"contextKind": "user", "attribute": "email", "op": "endsWith", "values": ["@x.io"], "negate": true}], "variation": 1}],
+			"fallthrough": {"rollout": {"bucketBy": "email", "seed": 7, "variations": [{"variation": 0, "weight": 60000}, {"variation": 1, "weight": 40000}]}}}}}`,
+		`{"flags": {"p": {"key": "p", "on": true, "variations": [1, 2], "prerequisites": [{"key": "q", "variation": 0}], "fallthrough": {"variation": 1}},
+			"q": {"key": "q", "on": false, "variations": [1, 2], "offVariation": 0, "prerequisites": [{"key": "p", "variation": 0}]}}}`,
+		`{"flags": {"s": {"key": "s", "on": true, "variations": [{}, {"a": 1}],
+			"rules": [{"clauses": [{"attribute": "segmentMatch", "op": "segmentMatch", "values": ["g"]}], "variation": 1}], "fallthrough": {"variation": 0}}},
+		  "segments": {"g": {"key": "g", "included": ["u1"], "excluded": ["u2"], "rules": [{"clauses": [{"attribute": "plan", "op": "in", "values": ["pro"]}], "weight": 50000}]}}}`,
+		`{"flagValues": {"v": "x", "n": 1}}`,
+		`{"flags": {"big": {"key": "big", "on": true, "variations": [true]}}, "segments": {"u": {"key": "u", "unbounded": true}}}`,
+		`{"flags": {}}`, `{}`, `[]`, `null`, ``,
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := importer.LaunchDarkly(data)
+		if err != nil {
+			if res != nil && res.Flags != nil {
+				t.Fatalf("an error with flags: %v", err)
+			}
+			return
+		}
+		checkImported(t, res.Flags, nil)
+	})
+}
