@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -75,6 +76,36 @@ func TestLargeAllowlistStaysInRedisAndAnswersExactly(t *testing.T) {
 			return !c.Boolean(ctx, "beta", true, of.NewEvaluationContext("user-7", nil))
 		})
 		assert.True(t, c.Boolean(ctx, "beta", false, of.NewEvaluationContext("user-8", nil)))
+	})
+}
+
+// TestPrerequisiteWithLargeAllowlistAsksRedis: a flag whose prerequisite
+// keeps its allowlist in Redis is evaluated exactly, in both modes — the
+// prerequisite's membership is asked of Redis, not taken as unknown.
+func TestPrerequisiteWithLargeAllowlistAsksRedis(t *testing.T) {
+	eachModeAndServer(t, func(t *testing.T, rdb redis.UniversalClient, opts []provider.Option) {
+		ctx := t.Context()
+		require.NoError(t, rdb.FlushAll(ctx).Err())
+		s := store.New(rdb)
+		_, err := s.Upsert(ctx, largeFlag(0))
+		require.NoError(t, err)
+		populate(ctx, t, rdb, "feature-flags:flag:beta:environment:production:users", 500)
+		_, err = s.Upsert(ctx, evaluator.Flag{Key: "beta-checkout", DefaultEnabled: true,
+			Environments:   map[string]evaluator.Environment{"production": {Enabled: true}},
+			Variants:       map[string]json.RawMessage{"new": json.RawMessage(`"new"`), "old": json.RawMessage(`"old"`)},
+			DefaultVariant: "new", OffVariant: "old",
+			Prerequisites: []evaluator.Prerequisite{{Flag: "beta", Variant: "on"}},
+		})
+		require.NoError(t, err)
+		opts = append(opts, provider.WithLargeAllowlists(100, time.Minute))
+		c := bind(t, provider.New(rdb, opts...))
+		for _, tc := range []struct {
+			subject, want string
+		}{{"user-1", "new"}, {"user-250", "new"}, {"user-500", "new"}, {"user-501", "old"}, {"someone", "old"}} {
+			d, err := c.StringValueDetails(ctx, "beta-checkout", "default", of.NewEvaluationContext(tc.subject, nil))
+			require.NoError(t, err, tc.subject)
+			assert.Equal(t, tc.want, d.Value, tc.subject)
+		}
 	})
 }
 

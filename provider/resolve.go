@@ -75,6 +75,14 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 	p.evaluateCompiled(ctx, ent.compiled, flag, fc, &t, snap, ev)
 }
 
+// needsMembers reports whether prerequisites evaluated through flags may
+// meet an allowlist kept in Redis: always in direct mode (flags nil), in
+// snapshot mode only when the snapshot has one.
+func needsMembers(flags evaluator.FlagSource) bool {
+	s, ok := flags.(*snapshot)
+	return !ok || s == nil || s.large
+}
+
 func invalidContext(flag string, err error) *of.ResolutionError {
 	e := of.NewInvalidContextResolutionError(fmt.Sprintf("flag %q: %v", flag, err))
 	return &e
@@ -90,7 +98,9 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 		Attributes: evaluator.MapAttributes(fc),
 		Flags:      flags,
 	}
-	if c.HasLargeAllowlist() || c.HasPrerequisites() {
+	// A prerequisite may have a large allowlist, which only Redis can
+	// answer; a snapshot without any needs no Members (and no allocation).
+	if c.HasLargeAllowlist() || (c.HasPrerequisites() && needsMembers(flags)) {
 		in.Members = &memberAsk{p: p, ctx: ctx}
 	}
 	if flags == nil && c.HasPrerequisites() {

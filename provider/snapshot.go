@@ -15,6 +15,20 @@ import (
 // without locks.
 type snapshot struct {
 	flags map[string]*entry
+	// large is true when some flag keeps an allowlist in Redis, so that a
+	// flag with prerequisites may need Redis to evaluate them.
+	large bool
+}
+
+// setLarge computes s.large; it runs once per snapshot built.
+func (s *snapshot) setLarge() {
+	s.large = false
+	for _, e := range s.flags {
+		if e.compiled != nil && e.compiled.HasLargeAllowlist() {
+			s.large = true
+			return
+		}
+	}
 }
 
 // entry is one flag: compiled, or the error that stops it from compiling
@@ -47,6 +61,7 @@ func fullSnapshot(recs []store.Record) *snapshot {
 		}
 		s.flags[r.Key] = newEntry(r, k)
 	}
+	s.setLarge()
 	return s
 }
 
@@ -93,6 +108,7 @@ func (old *snapshot) apply(recs []store.Record) (*snapshot, []string) {
 	if next == nil {
 		return old, nil
 	}
+	next.setLarge()
 	return next, changed
 }
 
