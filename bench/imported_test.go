@@ -167,3 +167,35 @@ func BenchmarkImported(b *testing.B) {
 		})
 	}
 }
+
+// TestImportedFlagsDoNotAllocate: in snapshot mode an imported LaunchDarkly
+// flag evaluates without allocating, on every path BenchmarkImported takes
+// (rules on built-in attributes such as "name", targets, segments,
+// prerequisites), for each of its subjects.
+//
+// Under -race it skips: the detector makes sync.Pool drop items, so the
+// regular expressions of rules-strings allocate now and then. .ci/run runs
+// it again without -race.
+func TestImportedFlagsDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under -race include sync.Pool's random drops; .ci/run checks this without -race")
+	}
+	p := importedProvider(t)
+	ctx := context.Background()
+	for _, tc := range importedCases {
+		for i := range benchSubjects {
+			fc := importedFlat(i)
+			allocs := testing.AllocsPerRun(10, func() {
+				switch tc.kind {
+				case "bool":
+					detailSink = p.BooleanEvaluation(ctx, tc.flag, false, fc)
+				case "string":
+					stringSink = p.StringEvaluation(ctx, tc.flag, "DEFAULT", fc).Value
+				}
+			})
+			if allocs != 0 {
+				t.Fatalf("%s, subject %d: %.1f allocations per evaluation", tc.flag, i, allocs)
+			}
+		}
+	}
+}

@@ -182,18 +182,17 @@ func (c *kindContext) value(ref attrRef) (any, bool) {
 	var v any
 	switch first := ref[0]; first {
 	case "kind":
-		v = c.kind
+		v = c.kindValue()
 	case "key":
-		v = c.key
+		v = c.keyValue()
 	case "anonymous":
 		b, _ := c.lookup(first).(bool)
 		v = b
 	case "name":
-		s, ok := c.lookup(first).(string)
-		if !ok {
+		v = c.lookup(first)
+		if _, ok := v.(string); !ok {
 			return nil, false
 		}
-		v = s
 	case "targetingKey", "privateAttributes", "_meta":
 		return nil, false
 	default:
@@ -207,6 +206,44 @@ func (c *kindContext) value(ref attrRef) (any, bool) {
 		v = m[name]
 	}
 	return v, v != nil
+}
+
+// keyValue is c.key as an interface value. Boxing a string allocates, so it
+// returns the context's own value when the key came from a map (as
+// contextKeyOf found it); only other Attributes implementations pay.
+func (c *kindContext) keyValue() any {
+	if c.key == "" {
+		return ""
+	}
+	if c.attrs != nil {
+		if v := c.attrs["targetingKey"]; v != nil {
+			if s, ok := v.(string); ok && s == c.key {
+				return v
+			}
+		}
+		if v := c.attrs["key"]; v != nil {
+			if s, ok := v.(string); ok && s == c.key {
+				return v
+			}
+		}
+	}
+	return c.key
+}
+
+// kindValue is c.kind as an interface value, without allocating for the
+// default kind or a kind the context's map declares itself.
+func (c *kindContext) kindValue() any {
+	if c.kind == DefaultKind {
+		return DefaultKind
+	}
+	if c.attrs != nil {
+		if v := c.attrs["kind"]; v != nil {
+			if s, ok := v.(string); ok && s == c.kind {
+				return v
+			}
+		}
+	}
+	return c.kind
 }
 
 func (c *kindContext) lookup(name string) any {
