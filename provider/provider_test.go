@@ -81,6 +81,77 @@ func TestTutorialWrittenFlagsEvaluateLikeTheTutorial(t *testing.T) {
 	})
 }
 
+// TestTutorialBucketsAreRecoveredExactly recovers, through OpenFeature
+// alone, the exact bucket of each of 1,000 subjects of a flag written with
+// the tutorial's raw commands, and compares it with sha256 computed here. A
+// subject's bucket is b when it is on at rolloutPercent b+1 and off at b, so
+// the test rewrites the flag (with the tutorial's own upsert) at the
+// percents it needs: in snapshot mode every percent 1–100, each read by a
+// fresh provider; in direct mode, which reads Redis on every evaluation, a
+// binary search per subject.
+func TestTutorialBucketsAreRecoveredExactly(t *testing.T) {
+	const subjects = 1000
+	flag := func(percent int) tutorial.Flag {
+		return tutorial.Flag{Key: "checkout-banner", DefaultEnabled: true,
+			Envs: map[string]tutorial.Env{"production": {Enabled: true, RolloutPercent: percent}}}
+	}
+	subject := func(i int) string { return fmt.Sprintf("subject-%d", i) }
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		for _, m := range modes {
+			t.Run(m.name, func(t *testing.T) {
+				ctx := t.Context()
+				require.NoError(t, rdb.FlushAll(ctx).Err())
+				write := func(percent int) {
+					require.NoError(t, tutorial.Write(ctx, rdb, "feature-flags", flag(percent)))
+				}
+				on := func(c *of.Client, i int) bool {
+					d, err := c.BooleanValueDetails(ctx, "checkout-banner", false, of.NewEvaluationContext(subject(i), nil))
+					require.NoError(t, err)
+					return d.Value
+				}
+				got := make([]int, subjects)
+				if m.name == "direct" {
+					write(0)
+					c := bind(t, provider.New(rdb, m.opts...))
+					for i := range subjects {
+						lo, hi := 0, 100 // on at hi, off at lo
+						for hi-lo > 1 {
+							mid := (lo + hi) / 2
+							write(mid)
+							if on(c, i) {
+								hi = mid
+							} else {
+								lo = mid
+							}
+						}
+						got[i] = lo
+					}
+				} else {
+					for i := range got {
+						got[i] = -1
+					}
+					for percent := 1; percent <= 100; percent++ {
+						write(percent)
+						p := provider.New(rdb, m.opts...)
+						domain := newDomain(t)
+						require.NoError(t, of.SetNamedProviderAndWait(domain, p))
+						c := of.NewClient(domain)
+						for i := range subjects {
+							if got[i] < 0 && on(c, i) {
+								got[i] = percent - 1
+							}
+						}
+						p.Shutdown()
+					}
+				}
+				for i := range subjects {
+					require.Equal(t, referenceBucket("checkout-banner", "production", subject(i)), got[i], subject(i))
+				}
+			})
+		}
+	})
+}
+
 func TestReasonsVariantsAndMetadata(t *testing.T) {
 	eachModeAndServer(t, func(t *testing.T, rdb redis.UniversalClient, opts []provider.Option) {
 		ctx := t.Context()
