@@ -2,7 +2,7 @@
 // turns them into redisflags definitions ([evaluator.Flag]), and writes
 // redisflags' own JSON form back out.
 //
-// Three formats are read, each by its own function (or by [Import], which
+// Four formats are read, each by its own function (or by [Import], which
 // [Detect]s the format):
 //
 //   - [ImportNative]: redisflags' JSON form, the Redis feature-flags
@@ -13,6 +13,10 @@
 //     expression.
 //   - [ImportFlagd]: flagd's flag definitions, whose targeting is JSON
 //     Logic, translated into ordered native rules.
+//   - [LaunchDarkly]: LaunchDarkly's server-side flag data (flags and
+//     segments), translated into variant flags that evaluate as
+//     LaunchDarkly's Go SDK does (its own options, LD…, and a result that
+//     lists what is unsupported per flag).
 //
 // An import is all or nothing: any problem in any flag returns an [*Error]
 // listing every problem, each naming its flag and field (and, for JSON

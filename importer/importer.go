@@ -61,8 +61,10 @@ func newConfig(opts []Option) config {
 }
 
 // Detect guesses the format of data: an array, or an object with a "flags"
-// array, is native; an object with a "flags" object is flagd's; any other
-// object is the OpenFeature spec's.
+// array, is native; an object of nothing but "flags", "segments" and
+// "flagValues" whose flags have "variations" (or which has segments or flag
+// values) is LaunchDarkly's; another object with a "flags" object is
+// flagd's; any other object is the OpenFeature spec's.
 func Detect(data []byte) (Format, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -83,6 +85,11 @@ func Detect(data []byte) (Format, error) {
 		if t := bytes.TrimSpace(flags); len(t) > 0 && t[0] == '[' {
 			return FormatNative, nil
 		}
+	}
+	if looksLikeLaunchDarkly(top) {
+		return FormatLaunchDarkly, nil
+	}
+	if _, ok := top["flags"]; ok {
 		return FormatFlagd, nil
 	}
 	if _, ok := top["flagKey"]; ok {
@@ -91,8 +98,42 @@ func Detect(data []byte) (Format, error) {
 	return FormatSpec, nil
 }
 
+// looksLikeLaunchDarkly reports whether a top-level object is LaunchDarkly's
+// flag data: no fields but "flags", "segments" and "flagValues", and
+// segments, flag values or a flag with "variations" (flagd's flags have
+// "variants").
+func looksLikeLaunchDarkly(top map[string]json.RawMessage) bool {
+	if len(top) == 0 {
+		return false
+	}
+	for name := range top {
+		if name != "flags" && name != "segments" && name != "flagValues" {
+			return false
+		}
+	}
+	if _, ok := top["segments"]; ok {
+		return true
+	}
+	if _, ok := top["flagValues"]; ok {
+		return true
+	}
+	var flags map[string]map[string]json.RawMessage
+	if json.Unmarshal(top["flags"], &flags) != nil {
+		return false
+	}
+	for _, f := range flags {
+		if _, ok := f["variations"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Import reads data in the format [Detect] finds and returns its flags,
-// sorted by key, with that format.
+// sorted by key, with that format. LaunchDarkly's data is read by
+// [LaunchDarkly] with its defaults (WithSkip becomes LDSkip); use
+// [LaunchDarkly] itself for its other options and for the list of what is
+// unsupported.
 func Import(data []byte, opts ...Option) ([]evaluator.Flag, Format, error) {
 	f, err := Detect(data)
 	if err != nil {
@@ -104,6 +145,12 @@ func Import(data []byte, opts ...Option) ([]evaluator.Flag, Format, error) {
 		flags, err = ImportNative(data, opts...)
 	case FormatFlagd:
 		flags, err = ImportFlagd(data, opts...)
+	case FormatLaunchDarkly:
+		cfg := newConfig(opts)
+		var res *LDImport
+		if res, err = LaunchDarkly(data, LDSkip(slices.Collect(maps.Keys(cfg.skip))...)); err == nil {
+			flags = res.Flags
+		}
 	default:
 		flags, err = ImportSpec(data, opts...)
 	}

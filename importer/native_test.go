@@ -88,6 +88,10 @@ func TestDetect(t *testing.T) {
 		`{"flags": {}}`:                         importer.FormatFlagd,
 		`{"f": {"variants": {}}}`:               importer.FormatSpec,
 		` {"$schema": "x", "flags": {"a": {}}}`: importer.FormatFlagd,
+		`{"flags": {"a": {"state": "ENABLED", "variants": {"x": 1}}}}`: importer.FormatFlagd,
+		`{"flags": {"a": {"key": "a", "variations": [true]}}}`:         importer.FormatLaunchDarkly,
+		`{"flags": {}, "segments": {}}`:                                importer.FormatLaunchDarkly,
+		`{"flagValues": {"a": 1}}`:                                     importer.FormatLaunchDarkly,
 	} {
 		got, err := importer.Detect([]byte(doc))
 		require.NoError(t, err, doc)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -154,50 +152,15 @@ func (e *problemsError) Error() string {
 // and/or importer.ErrUnsupported.
 func (e *problemsError) Unwrap() error { return e.err }
 
-// detectFormat names the format of data for "auto": importer.Detect, which
-// knows the native, spec and flagd formats, after a look for LaunchDarkly's
-// flag data (which it would take for flagd's: both have a "flags" object).
+// detectFormat names the format of data for "auto" (importer.Detect), by
+// the names of formats.
 func detectFormat(data []byte) (string, error) {
 	f, err := importer.Detect(data)
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case f == importer.FormatNative:
+	if f == importer.FormatNative {
 		return "tutorial", nil
-	case looksLikeLaunchDarkly(data):
-		return string(importer.FormatLaunchDarkly), nil
 	}
 	return string(f), nil
-}
-
-// looksLikeLaunchDarkly reports whether data is an object with no fields
-// but LaunchDarkly's (flags, segments, flagValues) and with segments,
-// flagValues or a flag that has "variations" (flagd's have "variants").
-func looksLikeLaunchDarkly(data []byte) bool {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(bytes.TrimSpace(data), &top) != nil || len(top) == 0 {
-		return false
-	}
-	for name := range top {
-		if name != "flags" && name != "segments" && name != "flagValues" {
-			return false
-		}
-	}
-	if _, ok := top["segments"]; ok {
-		return true
-	}
-	if _, ok := top["flagValues"]; ok {
-		return true
-	}
-	var flags map[string]map[string]json.RawMessage
-	if json.Unmarshal(top["flags"], &flags) != nil {
-		return false
-	}
-	for _, f := range flags {
-		if _, ok := f["variations"]; ok {
-			return true
-		}
-	}
-	return false
 }
