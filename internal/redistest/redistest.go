@@ -211,12 +211,18 @@ func (s *Server) Kill() {
 	cmd := s.cmd
 	s.cmd = nil
 	s.mu.Unlock()
+	killGroup(cmd, s.Addr())
+}
+
+// killGroup sends SIGKILL to the process group of cmd (nil: nothing to do)
+// and waits, up to 5 s, until addr stops answering.
+func killGroup(cmd *exec.Cmd, addr string) {
 	if cmd == nil {
 		return
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && ping(s.Addr()) == nil {
+	for time.Now().Before(deadline) && ping(addr) == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -168,14 +168,7 @@ func (p *sentinelProc) kill() {
 	cmd := p.cmd
 	p.cmd = nil
 	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && ping(p.addr()) == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
+	killGroup(cmd, p.addr())
 }
 
 func tail(path string) string {
