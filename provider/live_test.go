@@ -100,6 +100,14 @@ func TestRawWriteServedWithinOneResync(t *testing.T) {
 	d := events.waitFor(t, of.ProviderConfigChange, time.Second, nil)
 	assert.Equal(t, []string{"checkout-banner"}, d.FlagChanges)
 
+	// A raw HSET, the kill switch of the tutorial's layout, likewise.
+	require.NoError(t, rdb.HSet(ctx, "feature-flags:flag:checkout-banner", "defaultEnabled", "false").Err())
+	start = time.Now()
+	eventually(t, 3*interval, "raw HSET served", func() bool { return !isOn(ctx, c, "checkout-banner", carol) })
+	t.Logf("raw HSET served after %v (resync every %v)", time.Since(start), interval)
+	require.NoError(t, rdb.HSet(ctx, "feature-flags:flag:checkout-banner", "defaultEnabled", "true").Err())
+	eventually(t, 3*interval, "raw HSET undone", func() bool { return isOn(ctx, c, "checkout-banner", carol) })
+
 	// A flag created by the tutorial's app appears, one deleted by hand disappears.
 	other := tutorial.CheckoutBanner()
 	other.Key = "new-flag"
