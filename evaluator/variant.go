@@ -249,6 +249,12 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment, chain *prere
 	case env != nil && !env.enabled:
 		r.Outcome = EnvironmentDisabled
 	}
+	if r.Outcome == EnvironmentMissing && vf.ld {
+		// A flag imported from LaunchDarkly into one environment does not
+		// exist in the others: it serves nothing there (the caller's
+		// default), not its off variation.
+		return r
+	}
 	if r.Outcome != NoOutcome {
 		vf.serve(&r, vf.off)
 		return r

@@ -558,3 +558,70 @@ func sdkAnswer(ctx context.Context, c *of.Client, flag, typ string, ec of.Evalua
 	a.Variant, a.Reason, a.Code = d.Variant, d.Reason, d.ErrorCode
 	return a
 }
+
+// TestLaunchDarklyImportIntoOneEnvironment imports the test data into one
+// environment (LDEnvironment) and checks, in both modes: evaluated there
+// (by the provider's environment, or by a string "environment" attribute,
+// also when another attribute such as "region" is not a string), every
+// answer is LaunchDarkly's; asked about another environment, every flag
+// serves the caller's default with reason DEFAULT and no variant, as a flag
+// that does not exist there.
+func TestLaunchDarklyImportIntoOneEnvironment(t *testing.T) {
+	c := ldcompat.FileClient(t, ldDataFile)
+	data, err := os.ReadFile(ldDataFile)
+	require.NoError(t, err)
+	res, err := importer.LaunchDarkly(data, importer.LDEnvironment("staging"))
+	require.NoError(t, err)
+	srv := redistest.Start(t)
+	st := store.New(srv.Client(t))
+	for _, f := range res.Flags {
+		_, err := st.Upsert(t.Context(), f)
+		require.NoError(t, err, f.Key)
+	}
+	contexts := ldContexts(2_000, 7)
+	withEnv := make([]map[string]any, len(contexts))
+	for i, fc := range contexts {
+		m := maps.Clone(fc)
+		m["environment"] = "staging"
+		if i%3 == 0 && m["kind"] != "multi" {
+			m["region"] = 5 // any type, for a LaunchDarkly flag
+		}
+		withEnv[i] = m
+	}
+	for _, m := range modes() {
+		t.Run(m.name, func(t *testing.T) {
+			n := len(contexts)
+			if m.direct {
+				n = 200
+			}
+			staging := provider.New(srv.Client(t), append(m.opts, provider.WithEnvironment("staging"))...)
+			require.NoError(t, staging.Init(of.EvaluationContext{}))
+			t.Cleanup(staging.Shutdown)
+			compareLD(t, c, staging, contexts[:n])
+
+			production := provider.New(srv.Client(t), m.opts...)
+			require.NoError(t, production.Init(of.EvaluationContext{}))
+			t.Cleanup(production.Shutdown)
+			compareLD(t, c, production, withEnv[:n])
+			for _, e := range ldEvaluations() {
+				fc := map[string]any{of.TargetingKey: "user-1", "kind": "user", "email": "ann@example.com"}
+				got := redisflagsAnswer(t.Context(), production, e.flag, e.typ, fc)
+				want := answer{Value: ldDefaults[e.typ], Reason: of.DefaultReason}
+				require.True(t, sameAnswer(want, got), "flag %s (%s) in production: got %v, want %v", e.flag, e.typ, got, want)
+			}
+		})
+	}
+}
+
+// modes are the provider's two modes.
+func modes() []struct {
+	name   string
+	direct bool
+	opts   []provider.Option
+} {
+	return []struct {
+		name   string
+		direct bool
+		opts   []provider.Option
+	}{{"snapshot", false, nil}, {"direct", true, []provider.Option{provider.WithDirectReads()}}}
+}

@@ -22,56 +22,61 @@ type target struct {
 //     context kind's object;
 //   - environment: the attribute "environment", else the provider's.
 //
-// An attribute of the wrong type is an INVALID_CONTEXT error naming it. It
-// does not allocate on success.
+// An attribute of the wrong type is an INVALID_CONTEXT error naming it (the
+// first one). The others are still read into t, because a flag imported
+// from LaunchDarkly takes any type for them and still lets a string
+// "environment" pick the environment. It does not allocate on success.
 func (p *Provider) targetOf(fc openfeature.FlattenedContext, t *target) error {
 	t.environment = p.cfg.environment
 	// left counts attributes not looked at yet: once every attribute has
 	// been found, the remaining lookups are skipped (the common contexts,
 	// a targeting key with or without a region, need one or two).
 	left := len(fc)
-	var err error
-	if t.subject, err = lookup(fc, openfeature.TargetingKey, &left); err != nil {
-		return err
-	}
-	if t.subject == "" {
-		if t.subject, err = lookup(fc, "key", &left); err != nil {
-			return err
+	var first error
+	keep := func(v string, err error) string {
+		if err != nil && first == nil {
+			first = err
 		}
+		return v
 	}
-	if t.region, err = lookup(fc, "region", &left); err != nil {
-		return err
+	t.subject = keep(lookup(fc, openfeature.TargetingKey, &left))
+	if t.subject == "" {
+		t.subject = keep(lookup(fc, "key", &left))
 	}
-	if env, err := lookup(fc, "environment", &left); err != nil {
-		return err
-	} else if env != "" {
+	t.region = keep(lookup(fc, "region", &left))
+	if env := keep(lookup(fc, "environment", &left)); env != "" {
 		t.environment = env
 	}
 	if left == 0 || (t.subject != "" && t.region != "") {
-		return nil
+		return first
 	}
 	if kind, _ := fc["kind"].(string); kind != "multi" {
-		return nil
+		return first
 	}
 	raw, ok := fc[p.cfg.contextKind]
 	if !ok {
-		return nil
+		return first
 	}
 	inner, ok := raw.(map[string]any)
 	if !ok {
-		return fmt.Errorf("context attribute %q must be an object (a context of kind %q), got %T", p.cfg.contextKind, p.cfg.contextKind, raw)
+		if first == nil {
+			first = fmt.Errorf("context attribute %q must be an object (a context of kind %q), got %T", p.cfg.contextKind, p.cfg.contextKind, raw)
+		}
+		return first
+	}
+	kindErr := func(v string, err error) string {
+		if err != nil && first == nil {
+			first = fmt.Errorf("%s.%w", p.cfg.contextKind, err)
+		}
+		return v
 	}
 	if t.subject == "" {
-		if t.subject, err = stringAttr(inner, "key"); err != nil {
-			return fmt.Errorf("%s.%w", p.cfg.contextKind, err)
-		}
+		t.subject = kindErr(stringAttr(inner, "key"))
 	}
 	if t.region == "" {
-		if t.region, err = stringAttr(inner, "region"); err != nil {
-			return fmt.Errorf("%s.%w", p.cfg.contextKind, err)
-		}
+		t.region = kindErr(stringAttr(inner, "region"))
 	}
-	return nil
+	return first
 }
 
 // lookup is stringAttr that skips the lookup when no attribute is left and
