@@ -74,6 +74,20 @@ const (
 	SchemeLaunchDarkly
 )
 
+// String returns the scheme's name as Flag.Bucketing spells it
+// (BucketSHA256 for SchemeSHA256), so that ParseScheme(s.String()) is s.
+func (s Scheme) String() string {
+	switch s {
+	case SchemeMD5Canary:
+		return BucketMD5Canary
+	case SchemeMurmur3:
+		return BucketMurmur3
+	case SchemeLaunchDarkly:
+		return BucketLaunchDarkly
+	}
+	return BucketSHA256
+}
+
 // ParseScheme reads Flag.Bucketing; "" is SchemeSHA256.
 func ParseScheme(name string) (Scheme, error) {
 	switch name {

@@ -97,6 +97,18 @@ func TestPrerequisiteWithLargeAllowlistAsksRedis(t *testing.T) {
 			Prerequisites: []evaluator.Prerequisite{{Flag: "beta", Variant: "on"}},
 		})
 		require.NoError(t, err)
+		// And a prerequisite in a 50 % rollout: met exactly for the
+		// subjects in its bucket range.
+		_, err = s.Upsert(ctx, evaluator.Flag{Key: "half", DefaultEnabled: true,
+			Environments: map[string]evaluator.Environment{"production": {Enabled: true, RolloutPercent: 50}}})
+		require.NoError(t, err)
+		_, err = s.Upsert(ctx, evaluator.Flag{Key: "half-child", DefaultEnabled: true,
+			Environments:   map[string]evaluator.Environment{"production": {Enabled: true}},
+			Variants:       map[string]json.RawMessage{"yes": json.RawMessage(`true`), "no": json.RawMessage(`false`)},
+			DefaultVariant: "yes", OffVariant: "no",
+			Prerequisites:  []evaluator.Prerequisite{{Flag: "half", Variant: "on"}},
+		})
+		require.NoError(t, err)
 		opts = append(opts, provider.WithLargeAllowlists(100, time.Minute))
 		c := bind(t, provider.New(rdb, opts...))
 		for _, tc := range []struct {
@@ -105,6 +117,12 @@ func TestPrerequisiteWithLargeAllowlistAsksRedis(t *testing.T) {
 			d, err := c.StringValueDetails(ctx, "beta-checkout", "default", of.NewEvaluationContext(tc.subject, nil))
 			require.NoError(t, err, tc.subject)
 			assert.Equal(t, tc.want, d.Value, tc.subject)
+		}
+		for i := range 200 {
+			subject := fmt.Sprintf("s-%d", i)
+			on, err := c.BooleanValue(ctx, "half-child", false, of.NewEvaluationContext(subject, nil))
+			require.NoError(t, err, subject)
+			require.Equal(t, referenceBucket("half", "production", subject) < 50, on, subject)
 		}
 	})
 }

@@ -104,18 +104,21 @@ func (s *snapshot) launchDarkly(key string) bool {
 }
 
 // directFlags is the evaluator.FlagSource of one direct-mode evaluation: it
-// reads a prerequisite from Redis when the evaluation needs it (one more
-// round trip per prerequisite; a variant flag's compiled form is cached by
-// fingerprint, as the flag asked about is).
+// reads a prerequisite from Redis when the evaluation needs it, one more
+// round trip per prerequisite touching only the asked environment's keys
+// (as ReadFacts does for the flag asked about). A variant flag's compiled
+// form is cached by fingerprint, as the flag asked about is; a tutorial
+// flag is compiled from what ReadFacts read, for this subject and region.
 type directFlags struct {
-	p   *Provider
-	ctx context.Context
-	env string
+	p      *Provider
+	ctx    context.Context
+	target target
 }
 
 // Flag reads the flag; one that is missing or does not parse is none.
 func (d *directFlags) Flag(key string) (*evaluator.Compiled, error) {
-	facts, err := d.p.store.ReadFacts(d.ctx, key, d.env, "", "")
+	t := d.target
+	facts, err := d.p.store.ReadFacts(d.ctx, key, t.environment, t.subject, t.region)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
 		return nil, nil
@@ -123,22 +126,38 @@ func (d *directFlags) Flag(key string) (*evaluator.Compiled, error) {
 		return nil, err
 	}
 	if facts.Variant != nil {
-		c, err := d.p.directCompiled(key, d.env, facts)
+		c, err := d.p.directCompiled(key, t.environment, facts)
 		if err != nil {
 			return nil, nil //nolint:nilerr // a flag that does not compile is no flag
 		}
 		return c, nil
 	}
-	f, err := d.p.store.Get(d.ctx, key)
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	c, err := evaluator.Compile(f)
+	c, err := evaluator.Compile(factsFlag(key, t, facts.Facts))
 	if err != nil {
 		return nil, nil //nolint:nilerr // as above
 	}
 	return c, nil
+}
+
+// factsFlag is a tutorial flag that evaluates, for t's environment, subject
+// and region, as facts say the stored flag does: the environment's switch
+// and percent, and allowlists holding the subject or region only when
+// Redis said they are members.
+func factsFlag(key string, t target, facts evaluator.Facts) evaluator.Flag {
+	f := evaluator.Flag{Key: key, DefaultEnabled: facts.DefaultEnabled, Bucketing: facts.Scheme.String()}
+	if facts.Scheme == evaluator.SchemeSHA256 {
+		f.Bucketing = ""
+	}
+	if !facts.EnvFound {
+		return f
+	}
+	env := evaluator.Environment{Enabled: facts.EnvEnabled, RolloutPercent: facts.Percent}
+	if facts.UserListed {
+		env.AllowlistUsers = []string{t.subject}
+	}
+	if facts.RegionListed {
+		env.AllowlistRegions = []string{t.region}
+	}
+	f.Environments = map[string]evaluator.Environment{t.environment: env}
+	return f
 }

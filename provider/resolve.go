@@ -104,7 +104,7 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 		in.Members = &memberAsk{p: p, ctx: ctx}
 	}
 	if flags == nil && c.HasPrerequisites() {
-		in.Flags = &directFlags{p: p, ctx: ctx, env: t.environment}
+		in.Flags = &directFlags{p: p, ctx: ctx, target: *t}
 	}
 	ev.ld = c.LaunchDarkly()
 	ev.result, env = c.EvaluateEnv(in)
