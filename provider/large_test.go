@@ -106,7 +106,7 @@ func TestPrerequisiteWithLargeAllowlistAsksRedis(t *testing.T) {
 			Environments:   map[string]evaluator.Environment{"production": {Enabled: true}},
 			Variants:       map[string]json.RawMessage{"yes": json.RawMessage(`true`), "no": json.RawMessage(`false`)},
 			DefaultVariant: "yes", OffVariant: "no",
-			Prerequisites:  []evaluator.Prerequisite{{Flag: "half", Variant: "on"}},
+			Prerequisites: []evaluator.Prerequisite{{Flag: "half", Variant: "on"}},
 		})
 		require.NoError(t, err)
 		opts = append(opts, provider.WithLargeAllowlists(100, time.Minute))
