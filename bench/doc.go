@@ -12,7 +12,8 @@
 // the method and the results, ratios.sh for the ratios it reports, and
 // compare.sh to benchmark two revisions against each other.
 //
-// The figures in README.md come from:
+// go generate ./bench rewrites the distribution histogram and table that
+// README.md shows:
 //
 //go:generate go run ./cmd/distribution -out-png distribution.png -out-table distribution.txt
 package bench

@@ -171,7 +171,7 @@ func BenchmarkParallel(b *testing.B) {
 }
 
 // BenchmarkDirect measures direct reads (provider.WithDirectReads: one
-// MULTI/EXEC round trip of HMGET, HMGET, SISMEMBER, SISMEMBER per
+// MULTI/EXEC round trip of HGETALL, SMEMBERS of the environment names, HMGET, SISMEMBER, SISMEMBER per
 // evaluation) against miniredis and against a real redis-server started for
 // the benchmark, each next to a PING on the same client and server: the
 // floor of any round trip. A missing redis-server skips that server (fails

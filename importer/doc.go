@@ -23,7 +23,9 @@
 // Logic, the operator), and no flags, so a caller writes nothing. Problems
 // wrap [ErrInvalid] (the input is wrong) or [ErrUnsupported] (the input is
 // right but redisflags cannot express it exactly). [WithSkip] leaves named
-// flags out. Imported flags apply to every environment (they have none).
+// flags out. Flags imported from flagd and the OpenFeature spec apply to every
+// environment (they have none); native definitions keep theirs, and
+// LaunchDarkly's may be imported into one ([LDEnvironment]).
 //
 // Usage:
 //

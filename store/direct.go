@@ -32,9 +32,11 @@ type DirectFacts struct {
 }
 
 // ReadFacts reads, in one MULTI/EXEC round trip, only what evaluating one
-// flag in one environment for one subject and region needs: the flag's
-// switch and version, the environment's fields, and SISMEMBER on its two
-// allowlists (never SMEMBERS). An empty subject or region skips that
+// flag in one environment for one subject and region needs: the flag hash
+// (switch, version and, for a variant flag, its rules), the flag's set of
+// environment names (a handful: a variant flag evaluates "environment
+// missing" only when there are others), the environment's fields, and
+// SISMEMBER on its two allowlists (never SMEMBERS of an allowlist). An empty subject or region skips that
 // membership check. It returns ErrNotFound when the flag hash does not exist
 // and a *DecodeError when a stored field does not parse.
 //
