@@ -114,10 +114,16 @@ type Membership interface {
 // means none was given. Attributes, which may be nil, are the context
 // attributes rules look at; tutorial flags never read them.
 type Input struct {
+	// Environment names the environment evaluated.
 	Environment string
-	Subject     string
-	Region      string
-	Attributes  Attributes
+	// Subject is the subject bucketed and matched against allowlists and
+	// targets; "" when the context has none.
+	Subject string
+	// Region is matched against region allowlists; "" for none.
+	Region string
+	// Attributes are the context's attributes, read by rules, splits and
+	// LaunchDarkly clauses; nil reads as no attributes.
+	Attributes Attributes
 	// Members answers for large allowlists; nil when the flag has none.
 	Members Membership
 	// Flags gives the flag's prerequisites; nil counts every prerequisite

@@ -22,6 +22,7 @@ const (
 
 var kindNames = [...]string{"none", "boolean", "string", "number", "object", "array"}
 
+// String names the kind, such as "object".
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]

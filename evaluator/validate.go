@@ -24,15 +24,19 @@ type FieldError struct {
 	Message string
 }
 
+// String is "field: message".
 func (e FieldError) String() string { return e.Field + ": " + e.Message }
 
 // ValidationError lists every problem found in one flag definition. Its Flag
 // is the flag key as given (possibly empty or itself invalid).
 type ValidationError struct {
-	Flag     string
+	// Flag is the flag key as given.
+	Flag string
+	// Problems are the problems found, in the order of the fields.
 	Problems []FieldError
 }
 
+// Error lists the flag and every problem.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "flag %q: ", e.Flag)

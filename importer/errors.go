@@ -35,6 +35,7 @@ type Problem struct {
 	Unsupported bool
 }
 
+// String is the problem as one line naming its flag and field.
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Flag != "" {
@@ -64,6 +65,7 @@ type Error struct {
 	Problems []Problem
 }
 
+// Error names the format and lists every problem.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "import %s: ", e.Format)

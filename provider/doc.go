@@ -32,7 +32,9 @@
 //
 // # Mapping onto OpenFeature
 //
-// Variants are "on" and "off". Reasons: flag-disabled and
+// A tutorial flag's variants are "on" and "off" (a variant flag serves its
+// own variant names, a flag imported from LaunchDarkly its variation
+// indexes, as LaunchDarkly's provider does). Reasons of a tutorial flag: flag-disabled and
 // environment-disabled → DISABLED; environment-missing → DEFAULT;
 // allowlist-user and allowlist-region → TARGETING_MATCH; a rollout strictly
 // between 0% and 100% → SPLIT, 0% or 100% → DEFAULT. Boolean evaluations

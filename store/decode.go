@@ -30,6 +30,7 @@ type DecodeError struct {
 	Reason string
 }
 
+// Error names the flag, the stored field, its value and what is wrong.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("flag %q: stored field %s = %q: %s", e.Flag, e.Field, e.Value, e.Reason)
 }

@@ -24,7 +24,9 @@
 // strictly where a value would change the meaning ("rolloutPercent" of "abc"),
 // returning a *DecodeError that names the flag and the field.
 //
-// A Store is safe for concurrent use; it holds no state besides the client.
+// A Store is safe for concurrent use; it holds only the client and its
+// settings (prefix, clock, simple-flag prefix, large-allowlist threshold),
+// never flags.
 //
 //	s := store.New(rdb)
 //	stored, err := s.Upsert(ctx, evaluator.Flag{Key: "checkout-banner", DefaultEnabled: true, ...})

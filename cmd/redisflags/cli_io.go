@@ -31,7 +31,7 @@ const exportBatch = 256
 // not in the file are left alone. --format picks the file format (see
 // formats); what a format left out, and why, is printed before the summary.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("import", "import FILE|- [--format NAME] [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run]\n\nFormats:"+formatDocs(), stderr)
+	fs := newFlagSet("import", "import FILE|- [--format NAME] [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run] [--actor NAME]\n\nFormats:"+formatDocs(), stderr)
 	var c conn
 	c.register(fs)
 	format := fs.String("format", "tutorial", "file `format` (see Formats)")

@@ -172,7 +172,7 @@ func TestUsage(t *testing.T) {
 	out, _, err := runCLI(t, "help")
 	require.NoError(t, err)
 	assert.Contains(t, out, "redisflags serve")
-	assert.Contains(t, out, "redisflags copy    --to-key-prefix PREFIX [--to-redis-url URL]")
+	assert.Contains(t, out, "redisflags copy    --to-key-prefix PREFIX [--to-redis-url URL] [--actor NAME]")
 	assert.Contains(t, out, "--skip-unsupported")
 
 	var buf bytes.Buffer

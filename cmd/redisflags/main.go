@@ -57,17 +57,18 @@ func exitCode(err error, stderr io.Writer) int {
 const usageText = `redisflags: feature flags in Redis (the Redis feature-flags tutorial's layout)
 
 Usage:
-  redisflags serve   [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--log-stream KEY]
+  redisflags serve   [--addr HOST:PORT] [--admin-token T] [--environment E] [--log-stream KEY] [--resync D]
   redisflags flags   list [--json] | get KEY | set KEY [options] | delete KEY [--if-version N]
   redisflags import  FILE [--format tutorial|native|openfeature-spec|flagd|launchdarkly|auto]
-                     [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run]
+                     [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run] [--actor NAME]
   redisflags export  [--format tutorial|native] [-o FILE]
-  redisflags copy    --to-key-prefix PREFIX [--to-redis-url URL]
+  redisflags copy    --to-key-prefix PREFIX [--to-redis-url URL] [--actor NAME]
   redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]
   redisflags lint    [--now RFC3339] [--stale-after DURATION] [--json]
   redisflags audit   [FLAG] [-n N] [--json]
 
-Every verb takes --redis-url (default $REDIS_URL) and --key-prefix (default feature-flags).
+Every verb takes --redis-url (default $REDIS_URL) and --key-prefix (default feature-flags);
+every CLI write records --actor (default: the user at the terminal) in the audit trail.
 "redisflags VERB -h" describes a verb's options.
 `
 
