@@ -64,21 +64,22 @@ func (p *Provider) InitWithContext(ctx context.Context, _ of.EvaluationContext) 
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.status == statusReady || p.status == statusStale {
+	if p.status == statusReady || p.status == statusStale || p.status == statusFallback {
 		return nil // loaded just now, or an earlier Init already succeeded
 	}
 	if p.cfg.fallbackFile != "" && !p.cfg.direct && p.snap.Load() == nil {
 		snap, err := readFallback(p.cfg.fallbackFile)
 		if err == nil {
 			p.snap.Store(snap)
-			p.status = statusStale
+			p.status = statusFallback
 			// The SDK marks the provider READY when Init returns nil; tell
 			// it right after that the flags are stale.
 			go func() {
 				select {
 				case <-time.After(100 * time.Millisecond):
 					p.mu.Lock()
-					if p.status == statusStale {
+					if p.status == statusFallback {
+						p.status = statusStale
 						p.emit(of.ProviderStale, "serving flags from the fallback file "+p.cfg.fallbackFile+"; Redis does not answer", nil)
 					}
 					p.mu.Unlock()
@@ -169,9 +170,16 @@ func (p *Provider) markReady(r *runner, changed []string) {
 			p.emit(of.ProviderConfigChange, "redisflags: flags changed while disconnected", changed)
 		}
 	default:
-		if p.status == statusStale || p.status == statusError {
+		switch p.status {
+		case statusStale, statusError:
 			// Init gave up (fallback or error) before this first load.
 			p.emit(of.ProviderReady, "redisflags: connected to Redis and flags loaded", nil)
+			if len(changed) > 0 {
+				p.emit(of.ProviderConfigChange, "redisflags: flags loaded", changed)
+			}
+		case statusFallback:
+			// Redis answered before STALE was told: the SDK already
+			// reports READY, so only the changes need telling.
 			if len(changed) > 0 {
 				p.emit(of.ProviderConfigChange, "redisflags: flags loaded", changed)
 			}

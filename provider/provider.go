@@ -50,6 +50,10 @@ const (
 	statusReady
 	statusStale
 	statusError // Init returned an error
+	// statusFallback: Init returned nil serving the fallback file, so the
+	// SDK reports READY; PROVIDER_STALE follows shortly (unless Redis
+	// answers first, and then nothing needs telling).
+	statusFallback
 )
 
 var (
