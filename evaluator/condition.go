@@ -200,72 +200,7 @@ func compileCondition(v *ValidationError, sc *scope, path string, c Condition, d
 			return out
 		}
 	}
-	var strs []string
-	for i, val := range c.Values {
-		p := fmt.Sprintf("%s[%d]", vpath, i)
-		switch op.operands {
-		case operandScalar, operandsScalars:
-			switch x := val.(type) {
-			case string:
-				strs = append(strs, x)
-			case bool:
-				if x {
-					out.bools[1] = true
-				} else {
-					out.bools[0] = true
-				}
-			default:
-				n, ok := toNumber(val)
-				if !ok {
-					v.add(p, "must be a string, number or bool, got %s", jsonType(val))
-					continue
-				}
-				out.nums = append(out.nums, n)
-			}
-		case operandsStrings:
-			s, ok := val.(string)
-			if !ok {
-				v.add(p, "operator %q compares strings, got %s", c.Op, jsonType(val))
-				continue
-			}
-			out.list = append(out.list, s)
-		case operandRegexp:
-			s, ok := val.(string)
-			if !ok {
-				v.add(p, "must be a regular expression as a string, got %s", jsonType(val))
-				continue
-			}
-			re, err := regexp.Compile(s)
-			if err != nil {
-				v.add(p, "regular expression does not compile: %v", err)
-				continue
-			}
-			out.res = append(out.res, re)
-		case operandNumber:
-			n, ok := toNumber(val)
-			if !ok {
-				v.add(p, "operator %q compares numbers, got %s", c.Op, jsonType(val))
-				continue
-			}
-			out.nums = append(out.nums, n)
-		case operandSemver:
-			s, _ := val.(string)
-			ver, ok := parseSemver(s)
-			if !ok {
-				v.add(p, "is not a semantic version such as \"1.2.3\": %v", val)
-				continue
-			}
-			out.vers = append(out.vers, ver)
-		case operandDates:
-			t, ok := parseDateLD(val)
-			if !ok {
-				v.add(p, "is not a date: an RFC 3339 date-time string or milliseconds since the epoch, got %v", val)
-				continue
-			}
-			out.times = append(out.times, t)
-		}
-	}
-	out.strs = newStringSet(strs)
+	compileValues(v, vpath, c, op.operands, false, &out)
 	return out
 }
 
@@ -325,9 +260,16 @@ func compileKindLeaf(v *ValidationError, path string, c Condition, operands oper
 			v.add(path+".values", "operator %q takes no values", c.Op)
 		}
 	}
+	compileValues(v, path+".values", c, operands, true, out)
+}
+
+// compileValues compiles a leaf's values (at vpath) into out, by the kind of
+// operands its operator takes. ld reads semantic versions as LaunchDarkly
+// does ("1.2" and "1-rc.1" too); otherwise they must be full "1.2.3".
+func compileValues(v *ValidationError, vpath string, c Condition, operands operandKind, ld bool, out *cond) {
 	var strs []string
 	for i, val := range c.Values {
-		p := fmt.Sprintf("%s.values[%d]", path, i)
+		p := fmt.Sprintf("%s[%d]", vpath, i)
 		s, isStr := val.(string)
 		switch operands {
 		case operandScalar, operandsScalars:
@@ -351,9 +293,13 @@ func compileKindLeaf(v *ValidationError, path string, c Condition, operands oper
 			}
 			out.list = append(out.list, s)
 		case operandRegexp:
+			if !isStr {
+				v.add(p, "must be a regular expression as a string, got %s", jsonType(val))
+				continue
+			}
 			re, err := regexp.Compile(s)
-			if !isStr || err != nil {
-				v.add(p, "must be a regular expression that compiles, got %v", val)
+			if err != nil {
+				v.add(p, "regular expression does not compile: %v", err)
 				continue
 			}
 			out.res = append(out.res, re)
@@ -365,9 +311,19 @@ func compileKindLeaf(v *ValidationError, path string, c Condition, operands oper
 			}
 			out.nums = append(out.nums, n)
 		case operandSemver:
-			ver, ok := parseSemverLD(s)
+			var ver semver
+			var ok bool
+			if ld {
+				ver, ok = parseSemverLD(s)
+			} else {
+				ver, ok = parseSemver(s)
+			}
 			if !isStr || !ok {
-				v.add(p, "is not a semantic version as LaunchDarkly reads them (\"1.2.3\", \"1.2\", \"1-rc.1\"): %v", val)
+				if ld {
+					v.add(p, "is not a semantic version as LaunchDarkly reads them (\"1.2.3\", \"1.2\", \"1-rc.1\"): %v", val)
+				} else {
+					v.add(p, "is not a semantic version such as \"1.2.3\": %v", val)
+				}
 				continue
 			}
 			out.vers = append(out.vers, ver)
