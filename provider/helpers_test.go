@@ -1,9 +1,11 @@
 package provider_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -118,4 +120,49 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// evalLoad is an evaluation load: goroutines asking flag-0 … flag-19 for
+// alice, each answer expected true, until stop is closed. It counts
+// evaluations and failures (an error or false).
+type evalLoad struct {
+	evals, failures atomic.Int64
+	stop            chan struct{}
+	wg              sync.WaitGroup
+	once            sync.Once
+}
+
+// startEvalLoad starts n goroutines evaluating through c.
+func startEvalLoad(ctx context.Context, c *of.Client, n int) *evalLoad {
+	l := &evalLoad{stop: make(chan struct{})}
+	for g := range n {
+		l.wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				d, err := c.BooleanValueDetails(ctx, fmt.Sprintf("flag-%d", (g+i)%20), false, of.NewEvaluationContext("alice", nil))
+				l.evals.Add(1)
+				if err != nil || !d.Value {
+					l.failures.Add(1)
+				}
+				if i%64 == 63 {
+					// Yield now and then, as request handlers do when they
+					// block on I/O: busy loops on two cores under -race
+					// would otherwise leave writers and the provider's loop
+					// waiting tens of milliseconds for every network read.
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	return l
+}
+
+// halt stops the load and waits for it; it may be called more than once.
+func (l *evalLoad) halt() {
+	l.once.Do(func() { close(l.stop) })
+	l.wg.Wait()
 }

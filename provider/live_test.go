@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,25 +148,8 @@ func TestRedisKilledDuringLoad(t *testing.T) {
 	c := bind(t, provider.New(rdb, provider.WithResyncInterval(time.Hour)))
 	events := watchEvents(c)
 
-	var evals, failures atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				d, err := c.BooleanValueDetails(ctx, fmt.Sprintf("flag-%d", (g+i)%20), false, of.NewEvaluationContext("alice", nil))
-				evals.Add(1)
-				if err != nil || !d.Value {
-					failures.Add(1)
-				}
-			}
-		})
-	}
+	load := startEvalLoad(ctx, c, 8)
+	t.Cleanup(load.halt) // on an early failure
 	time.Sleep(100 * time.Millisecond)
 	killed := time.Now()
 	srv.Kill()
@@ -176,8 +157,7 @@ func TestRedisKilledDuringLoad(t *testing.T) {
 	t.Logf("STALE %v after SIGKILL", time.Since(killed))
 	time.Sleep(300 * time.Millisecond) // keep evaluating while Redis is down
 
-	close(stop) // the load ran through the outage; what follows changes the answers
-	wg.Wait()
+	load.halt()   // the load ran through the outage; what follows changes the answers
 	srv.Restart() // empty: nothing was persisted
 	// A change made while the provider was disconnected: alice is gone,
 	// bob is in.
@@ -186,9 +166,9 @@ func TestRedisKilledDuringLoad(t *testing.T) {
 		require.NoError(t, err)
 	}
 	events.waitFor(t, of.ProviderReady, 10*time.Second, nil)
-	t.Logf("%d evaluations during the outage test, %d failures", evals.Load(), failures.Load())
-	assert.Zero(t, failures.Load(), "flags already loaded keep answering")
-	assert.Greater(t, evals.Load(), int64(1000))
+	t.Logf("%d evaluations during the outage test, %d failures", load.evals.Load(), load.failures.Load())
+	assert.Zero(t, load.failures.Load(), "flags already loaded keep answering")
+	assert.Greater(t, load.evals.Load(), int64(1000))
 	assert.Equal(t, 1, events.count(of.ProviderStale), "one outage, one STALE")
 	eventually(t, 2*time.Second, "change made while disconnected is served", func() bool {
 		return isOn(ctx, c, "flag-3", "bob") && !isOn(ctx, c, "flag-3", "alice")

@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,44 +128,16 @@ func TestSentinelFailoverDuringLoad(t *testing.T) {
 		return err
 	}}
 
-	var evals, failures atomic.Int64
 	var killed, ready atomic.Int64 // unix nanoseconds, 0 until it happens
-	stop := make(chan struct{})
+	load := startEvalLoad(ctx, c, 8)
+	stop := load.stop
 	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				d, err := c.BooleanValueDetails(ctx, fmt.Sprintf("flag-%d", (g+i)%20), false, of.NewEvaluationContext("alice", nil))
-				evals.Add(1)
-				if err != nil || !d.Value {
-					failures.Add(1)
-				}
-				if i%64 == 63 {
-					// Yield now and then, as request handlers do when they
-					// block on I/O: eight busy loops on two cores under
-					// -race would otherwise leave the writers and the
-					// provider's loop waiting tens of milliseconds for
-					// every network read.
-					runtime.Gosched()
-				}
-			}
-		})
-	}
 	for _, w := range []*ackWriter{asyncW, waitW} {
 		wg.Go(func() { w.run(ctx, stop, &killed, &ready) })
 	}
-	stopped := false
 	stopAll := func() {
-		if !stopped {
-			stopped = true
-			close(stop)
-			wg.Wait()
-		}
+		load.halt()
+		wg.Wait()
 	}
 	t.Cleanup(stopAll) // on an early failure
 
@@ -208,7 +179,7 @@ func TestSentinelFailoverDuringLoad(t *testing.T) {
 
 	t.Logf("STALE %v, sentinels promoted the replica %v, provider READY %v, old primary back as a replica %v after SIGKILL",
 		staleAfter, failoverAfter, readyAfter, rejoinedAfter)
-	t.Logf("%d evaluations, %d failures", evals.Load(), failures.Load())
+	t.Logf("%d evaluations, %d failures", load.evals.Load(), load.failures.Load())
 	for _, w := range []*ackWriter{asyncW, waitW} {
 		got, err := store.New(setup).Get(ctx, w.flag)
 		require.NoError(t, err)
@@ -220,8 +191,8 @@ func TestSentinelFailoverDuringLoad(t *testing.T) {
 			w.flag, w.acked, w.failed, w.unconfirmed, w.lost, w.firstAfter.Sub(start), w.last, got.Version)
 		assert.GreaterOrEqual(t, got.Version, w.last, "the last acknowledged version is visible")
 	}
-	assert.Zero(t, failures.Load(), "loaded flags keep answering through the failover")
-	assert.Greater(t, evals.Load(), int64(1000))
+	assert.Zero(t, load.failures.Load(), "loaded flags keep answering through the failover")
+	assert.Greater(t, load.evals.Load(), int64(1000))
 	assert.Equal(t, 1, events.count(of.ProviderStale), "one outage, one STALE")
 	assert.Zero(t, waitW.lost, "a write confirmed by WAIT 1 survives the failover")
 
