@@ -3,7 +3,6 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -26,14 +25,7 @@ type Cluster struct {
 // REDISFLAGS_REQUIRE_REDIS=1) the test when it is not installed.
 func CLIBinary(tb testing.TB) string {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-cli")
-	if err != nil {
-		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatalf("redis-cli is not installed and %s=1: %v", RequireEnv, err)
-		}
-		tb.Skipf("redis-cli is not installed (%v); set %s=1 to make this a failure", err, RequireEnv)
-	}
-	return bin
+	return lookBinary(tb, "redis-cli")
 }
 
 // StartCluster starts three redis-server processes with cluster mode on,

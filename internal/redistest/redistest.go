@@ -62,12 +62,19 @@ func WithKeyspaceNotifications() Option {
 // REDISFLAGS_REQUIRE_REDIS=1) the test when it is not installed.
 func Binary(tb testing.TB) string {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
+	return lookBinary(tb, "redis-server")
+}
+
+// lookBinary returns the path of the program name, or skips the test (fails
+// it under REDISFLAGS_REQUIRE_REDIS=1) when it is not installed.
+func lookBinary(tb testing.TB, name string) string {
+	tb.Helper()
+	bin, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatalf("redis-server is not installed and %s=1: %v", RequireEnv, err)
+			tb.Fatalf("%s is not installed and %s=1: %v", name, RequireEnv, err)
 		}
-		tb.Skipf("redis-server is not installed (%v); set %s=1 to make this a failure", err, RequireEnv)
+		tb.Skipf("%s is not installed (%v); set %s=1 to make this a failure", name, err, RequireEnv)
 	}
 	return bin
 }
