@@ -66,7 +66,7 @@ func subjectRegion(i int) string {
 	return "eu-central"
 }
 
-// equivalentFlag is the redisflags definition (DESIGN §2, the tutorial's
+// equivalentFlag is the redisflags definition (docs/design.md §2, the tutorial's
 // JSON): no payload, as the peers' flags are plain booleans.
 func equivalentFlag() evaluator.Flag {
 	return evaluator.Flag{Key: eqFlag, DefaultEnabled: true, Environments: map[string]evaluator.Environment{

@@ -41,10 +41,10 @@ type goldenFile struct {
 }
 
 const goldenScheme = `sha256("<flagKey>:<environment>:<subject>") as lower-case hex; ` +
-	`first 8 hex digits read as an unsigned 32-bit integer; modulo 100 (DESIGN §3). ` +
+	`first 8 hex digits read as an unsigned 32-bit integer; modulo 100 (docs/design.md §3). ` +
 	`Regenerate with: go test ./bench -run TestBucketMatchesGoldenVectors -update`
 
-// referenceVector computes a vector the way DESIGN §3 words the scheme, with
+// referenceVector computes a vector the way docs/design.md §3 words the scheme, with
 // the standard library's sha256 and hex and strconv, not with any of
 // evaluator.Bucket's code.
 func referenceVector(flagKey, environment, subject string) goldenVector {
@@ -159,7 +159,7 @@ func TestBucketMatchesGoldenVectors(t *testing.T) {
 	require.Equal(t, goldenInputs(), inputs, "golden inputs changed: rerun with -update")
 
 	for _, v := range g.Vectors {
-		// The file agrees with the scheme as DESIGN §3 words it…
+		// The file agrees with the scheme as docs/design.md §3 words it…
 		ref := referenceVector(v.FlagKey, v.Environment, v.Subject)
 		require.Equal(t, ref, v, "the golden file disagrees with the reference scheme")
 		// …and evaluator.Bucket agrees with the file.

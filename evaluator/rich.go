@@ -9,7 +9,7 @@ import (
 // This file holds the model of rich flags: variants, targeting rules,
 // weighted splits, metadata, bucketing schemes and kill dates. They are extra
 // fields beside the tutorial's; a flag without Variants is a tutorial flag
-// and evaluates exactly as DESIGN §3 says, whatever else it carries.
+// and evaluates exactly as docs/design.md §3 says, whatever else it carries.
 //
 // A variant flag (Variants not empty) is evaluated as:
 //

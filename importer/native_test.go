@@ -200,7 +200,7 @@ func TestRoundTripThroughStore(t *testing.T) {
 	})
 }
 
-// TestRoundTripKeepsLargeIntegers: metadata integers are int64 (DESIGN §4),
+// TestRoundTripKeepsLargeIntegers: metadata integers are int64 (docs/design.md §4),
 // so one above 2^53 must survive the store exactly.
 func TestRoundTripKeepsLargeIntegers(t *testing.T) {
 	flags, err := importer.ImportNative([]byte(`[{"flagKey": "p", "defaultEnabled": true, "environments": {},

@@ -16,7 +16,7 @@ import (
 
 // TestProviderOnCluster serves flags from a Redis Cluster of three
 // primaries through a ClusterClient, in both modes, with the hash-tagged
-// prefix "{feature-flags}" (DESIGN §7).
+// prefix "{feature-flags}" (docs/design.md §7).
 //
 // Change notices: PUBLISH on a cluster is broadcast to every node, so the
 // subscription sees them whichever node it is on. Keyspace notifications

@@ -13,7 +13,7 @@ type target struct {
 	region      string
 }
 
-// targetOf maps an evaluation context onto the evaluator's input (DESIGN §5):
+// targetOf maps an evaluation context onto the evaluator's input (docs/design.md §5):
 //
 //   - subject: the targeting key; else the attribute "key" (a LaunchDarkly
 //     single context); else, when "kind" is "multi", the "key" of the

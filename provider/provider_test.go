@@ -312,7 +312,7 @@ func TestNotReadyBeforeInit(t *testing.T) {
 	assert.Equal(t, of.ProviderNotReadyCode, d.ResolutionDetail().ErrorCode)
 }
 
-// TestLaunchDarklyShapedContexts checks DESIGN §5: an application written for
+// TestLaunchDarklyShapedContexts checks docs/design.md §5: an application written for
 // LaunchDarkly's OpenFeature provider works unchanged.
 func TestLaunchDarklyShapedContexts(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {

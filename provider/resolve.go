@@ -200,7 +200,7 @@ func resultError(flag, environment string, r evaluator.Result, env *evaluator.Co
 	return &e
 }
 
-// detail maps an evaluator outcome onto OpenFeature (DESIGN §4, and for
+// detail maps an evaluator outcome onto OpenFeature (docs/design.md §4, and for
 // variant flags the reasons the OpenFeature spec's suites expect): the one
 // place reasons and variants are decided.
 func (ev *evaluation) detail(d *of.ProviderResolutionDetail) {

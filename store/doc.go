@@ -1,5 +1,5 @@
 // Package store keeps flag definitions in Redis in the layout of the Redis
-// feature-flags tutorial (DESIGN §2), so that flags written by the tutorial's
+// feature-flags tutorial (docs/design.md §2), so that flags written by the tutorial's
 // application, by hand with redis-cli, or by this package read the same.
 //
 // With prefix P (default "feature-flags") and flag key K:

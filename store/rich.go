@@ -90,7 +90,7 @@ func decodeRich(key string, hash map[string]string, f *evaluator.Flag) error {
 
 // unmarshalExact decodes one JSON value keeping numbers exact
 // (json.Number), as evaluator.ParseFlag does: metadata integers are int64
-// (DESIGN §4), and a float64 would round one above 2^53. Anything after the
+// (docs/design.md §4), and a float64 would round one above 2^53. Anything after the
 // value is an error, as with json.Unmarshal.
 func unmarshalExact(s string, into any) error {
 	dec := json.NewDecoder(strings.NewReader(s))

@@ -17,7 +17,7 @@ import (
 //	POST /ofrep/v1/evaluate/flags         every flag → 200 with ETag | 304 | 400 | 500
 //
 // with the request body {"context": {…}}. The context maps onto an
-// evaluation as the provider maps an OpenFeature context (DESIGN §5):
+// evaluation as the provider maps an OpenFeature context (docs/design.md §5):
 // subject = "targetingKey", else "key", else the "key" of the "user" kind
 // of a LaunchDarkly multi-context; region = "region" (top level or in that
 // kind); "environment" overrides the server's environment.
@@ -146,7 +146,7 @@ func jsonKind(v any) string {
 	return "null"
 }
 
-// evaluateOFREP evaluates one flag of the set (DESIGN §4).
+// evaluateOFREP evaluates one flag of the set (docs/design.md §4).
 func evaluateOFREP(set *flagSet, key string, in evaluator.Input) ofrepResult {
 	e, ok := set.flags[key]
 	if !ok {

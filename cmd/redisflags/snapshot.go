@@ -25,7 +25,7 @@ import (
 // provider because OFREP requests carry no type: the server must answer
 // with the payload's own JSON type, list every flag for bulk evaluation and
 // derive an ETag from the stored data, none of which the provider's typed
-// API exposes. The mapping onto OpenFeature reasons follows DESIGN §4, as
+// API exposes. The mapping onto OpenFeature reasons follows docs/design.md §4, as
 // provider/resolve.go does.
 type flagSet struct {
 	keys  []string // sorted

@@ -1,5 +1,5 @@
 // Package tutorial writes flags with raw Redis commands the way the Redis
-// feature-flags tutorial's application does (DESIGN §2), knowing nothing of
+// feature-flags tutorial's application does (docs/design.md §2), knowing nothing of
 // this project's store: no version field, no change notice. Tests use it to
 // prove that data written by that application loads and evaluates the same.
 package tutorial
