@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/server"
 	"github.com/redisflags/redisflags/store"
 )
 
@@ -139,7 +140,7 @@ func flagsGet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return writeIndentedJSON(stdout, wireFlag(f))
+	return writeIndentedJSON(stdout, server.WireFlag(f))
 }
 
 func flagsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/server"
 	"github.com/redisflags/redisflags/store"
 )
 
@@ -130,26 +131,6 @@ func defaultActor() string {
 	return "cli:" + name
 }
 
-// wireFlag returns f in the tutorial's JSON shape: environments as an object
-// and allowlists as arrays even when empty (never null), as the tutorial's
-// application sends them.
-func wireFlag(f evaluator.Flag) evaluator.Flag {
-	f = f.Clone()
-	if f.Environments == nil {
-		f.Environments = map[string]evaluator.Environment{}
-	}
-	for name, env := range f.Environments {
-		if env.AllowlistUsers == nil {
-			env.AllowlistUsers = []string{}
-		}
-		if env.AllowlistRegions == nil {
-			env.AllowlistRegions = []string{}
-		}
-		f.Environments[name] = env
-	}
-	return f
-}
-
 // flagList is the tutorial's list shape, used by GET /api/admin/flags and by
 // the tutorial file format.
 type flagList struct {
@@ -161,7 +142,7 @@ type flagList struct {
 func newFlagList(flags []evaluator.Flag, loadErr error) flagList {
 	l := flagList{Flags: make([]evaluator.Flag, 0, len(flags))}
 	for _, f := range flags {
-		l.Flags = append(l.Flags, wireFlag(f))
+		l.Flags = append(l.Flags, server.WireFlag(f))
 	}
 	l.Errors = splitJoined(loadErr)
 	return l
@@ -190,4 +171,12 @@ func quoteList(names []string) string {
 		q[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// shorten cuts s to n bytes for a message, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -2,13 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,8 +14,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-
-	"github.com/redisflags/redisflags/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -37,59 +30,21 @@ func useFixedClock(t testing.TB) {
 	t.Cleanup(func() { now = old })
 }
 
-// testServer is a server over rdb on a loopback port, with its flag
-// refresher running; both stop when the test ends.
-type testServer struct {
-	url   string
-	store *store.Store
-	live  *liveFlags
-	rdb   redis.UniversalClient
-	token string
-}
-
-func startServer(t testing.TB, rdb redis.UniversalClient, token string) *testServer {
-	t.Helper()
-	useFixedClock(t)
-	c := conn{prefix: store.DefaultKeyPrefix}
-	st := c.store(rdb)
-	logger := slog.New(slog.DiscardHandler)
-	live := newLiveFlags(rdb, st, time.Minute, logger)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { live.run(ctx) })
-	s := newServer(serverConfig{rdb: rdb, store: st, flags: live, adminToken: token, logger: logger})
-	hs := httptest.NewServer(s.handler())
-	t.Cleanup(func() {
-		hs.Close()
-		cancel()
-		wg.Wait()
-	})
-	require.Eventually(t, live.loaded, 5*time.Second, 5*time.Millisecond, "flags never loaded")
-	return &testServer{url: hs.URL, store: st, live: live, rdb: rdb, token: token}
-}
-
-// do sends one request and returns the response with its body read.
-func (ts *testServer) do(t *testing.T, method, path string, body io.Reader, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, ts.url+path, body)
-	require.NoError(t, err)
-	if ts.token != "" {
-		req.Header.Set("Authorization", "Bearer "+ts.token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		if header[i+1] == "" {
-			req.Header.Del(header[i])
-		} else {
-			req.Header.Set(header[i], header[i+1])
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, string(b)
-}
+// tutorialBody is the tutorial's PUT body for its example flag.
+const tutorialBody = `{
+  "description": "Show the fast-checkout banner",
+  "defaultEnabled": true,
+  "environments": {
+    "production": {
+      "enabled": true,
+      "rolloutPercent": 25,
+      "value": {"title": "Fast checkout"},
+      "allowlistUsers": ["user-123"],
+      "allowlistRegions": ["us-west"]
+    },
+    "staging": {"enabled": false, "rolloutPercent": 100, "allowlistUsers": [], "allowlistRegions": []}
+  }
+}`
 
 // redisState returns every key with its contents: DUMP where the server has
 // it (redis-server); miniredis dumps only strings, so hashes, sets and

@@ -9,11 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisflags/redisflags/server"
 )
 
 const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D]"
@@ -76,15 +77,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
 	}
 
-	live := newLiveFlags(rdb, st, *resync, logger)
-	srv := newServer(serverConfig{rdb: rdb, store: st, flags: live, environment: *environment, adminToken: *token, logger: logger})
+	srv := server.New(rdb, st, server.WithEnvironment(*environment), server.WithAdminToken(*token),
+		server.WithLogger(logger), server.WithResync(*resync))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	hs := &http.Server{
-		Handler:           srv.handler(),
+		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -92,10 +93,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
 
-	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { live.run(liveCtx) })
-	defer func() { stopLive(); wg.Wait() }()
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	defer func() { _ = srv.Shutdown(context.WithoutCancel(ctx)) }()
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -174,7 +174,7 @@ func seedTypedFlags(t *testing.T, ts *testServer) {
 		_, err := ts.store.Upsert(t.Context(), f)
 		require.NoError(t, err)
 	}
-	require.NoError(t, ts.live.load(t.Context()))
+	require.NoError(t, ts.srv.flags.load(t.Context()))
 }
 
 func TestOFREPEveryTypeThroughOpenFeature(t *testing.T) {
@@ -277,7 +277,7 @@ func TestOFREPEveryTypeThroughOpenFeature(t *testing.T) {
 		}
 
 		require.NoError(t, rdb.HSet(ctx, "feature-flags:flag:max-items:environment:production", "rolloutPercent", "abc").Err())
-		require.NoError(t, ts.live.load(ctx))
+		require.NoError(t, ts.srv.flags.load(ctx))
 		d, err := c.IntValueDetails(ctx, "max-items", 3, user3)
 		require.Error(t, err)
 		assert.Equal(t, of.ParseErrorCode, d.ErrorCode)
@@ -377,12 +377,12 @@ func TestOFREPBulkWithETags(t *testing.T) {
 }
 
 func TestOFREPNotLoadedYet(t *testing.T) {
-	s := newServer(serverConfig{flags: &liveFlags{}})
+	s := New(nil, nil)
 	for _, path := range []string{"/ofrep/v1/evaluate/flags", "/ofrep/v1/evaluate/flags/x"} {
 		req, err := http.NewRequest("POST", path, strings.NewReader(`{}`))
 		require.NoError(t, err)
 		w := httptest.NewRecorder()
-		s.handler().ServeHTTP(w, req)
+		s.Handler().ServeHTTP(w, req)
 		assert.Equal(t, http.StatusInternalServerError, w.Code)
 		assert.JSONEq(t, `{"errorCode":"GENERAL","errorDetails":"flags are not loaded yet: Redis has not answered"}`, w.Body.String())
 	}
@@ -400,7 +400,7 @@ func TestOFREPServesVariantFlags(t *testing.T) {
 			Rules:          []evaluator.Rule{{Conditions: []evaluator.Condition{{Attribute: "plan", Op: evaluator.OpEquals, Values: []any{"pro"}}}, Variant: "dark"}},
 			Metadata:       map[string]any{"team": "web"}})
 		require.NoError(t, err)
-		require.NoError(t, ts.live.load(ctx))
+		require.NoError(t, ts.srv.flags.load(ctx))
 		c := ofrepClient(t, ts.url)
 
 		d, err := c.StringValueDetails(ctx, "theme", "x", of.NewEvaluationContext("u1", map[string]any{"plan": "pro"}))

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -17,74 +17,9 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/redisflags/redisflags/evaluator"
 	"github.com/redisflags/redisflags/store"
 )
-
-// maxBody is the largest request body accepted (413 above it).
-const maxBody = 1 << 20
-
-// server serves the tutorial's five routes, OFREP, and health checks.
-//
-// Evaluation: GET /api/flags/{flagKey}/evaluate reads Redis on every
-// request, as the tutorial's application does, but only what the answer
-// needs: one MULTI/EXEC with the environment's fields and SISMEMBER on its
-// allowlists (store.ReadFacts), decided by evaluator.Decide — the same
-// function the compiled flags and the provider use, so the tutorial reason
-// and the bucket cannot disagree with them. OFREP, which is polled and asks
-// for every flag at once, evaluates from an in-memory compiled snapshot kept
-// fresh by change notices (see liveFlags).
-type server struct {
-	store       *store.Store
-	rdb         redis.UniversalClient
-	flags       *liveFlags
-	environment string
-	tokenHash   *[sha256.Size]byte // nil: the admin API is open
-	log         *slog.Logger
-}
-
-type serverConfig struct {
-	rdb         redis.UniversalClient
-	store       *store.Store
-	flags       *liveFlags
-	environment string // evaluated when a request names none
-	adminToken  string // empty: no authentication
-	logger      *slog.Logger
-}
-
-func newServer(c serverConfig) *server {
-	s := &server{store: c.store, rdb: c.rdb, flags: c.flags, environment: c.environment, log: c.logger}
-	if s.environment == "" {
-		s.environment = "production"
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if c.adminToken != "" {
-		h := sha256.Sum256([]byte(c.adminToken))
-		s.tokenHash = &h
-	}
-	return s
-}
-
-// handler returns the routes, wrapped in the request log.
-func (s *server) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/admin/flags", s.admin(s.listFlags))
-	mux.HandleFunc("PUT /api/admin/flags/{flagKey}", s.admin(s.putFlag))
-	mux.HandleFunc("DELETE /api/admin/flags/{flagKey}", s.admin(s.deleteFlag))
-	mux.HandleFunc("GET /api/flags/{flagKey}", s.getFlag)
-	mux.HandleFunc("GET /api/flags/{flagKey}/evaluate", s.evaluate)
-	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.ofrepSingle)
-	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.ofrepBulk)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.ready)
-	return s.logRequests(mux)
-}
 
 // problem is one thing wrong with a request, naming the field.
 type problem struct {
@@ -195,7 +130,7 @@ func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + 
 
 // ifMatch turns an If-Match header into write options. "*" needs the flag to
 // exist; a tag that is not one of ours can never match (412).
-func (s *server) ifMatch(w http.ResponseWriter, r *http.Request, key string) ([]store.WriteOption, bool) {
+func (s *Server) ifMatch(w http.ResponseWriter, r *http.Request, key string) ([]store.WriteOption, bool) {
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" {
 		return nil, true
@@ -247,7 +182,7 @@ func actor(r *http.Request) string {
 // admin guards a handler with the admin token, when there is one. The
 // comparison is of SHA-256 digests in constant time, so neither the token's
 // content nor its length leaks through timing.
-func (s *server) admin(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	if s.tokenHash == nil {
 		return h
 	}
@@ -270,7 +205,7 @@ func (s *server) admin(h http.HandlerFunc) http.HandlerFunc {
 
 // listFlags is GET /api/admin/flags: every definition, sorted by key, as
 // {"flags": […]}; stored flags that do not parse are listed under "errors".
-func (s *server) listFlags(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listFlags(w http.ResponseWriter, r *http.Request) {
 	flags, err := s.store.List(r.Context())
 	if err != nil && !errors.Is(err, store.ErrCorrupt) {
 		writeError(w, http.StatusBadGateway, "list flags: Redis: %v", err)
@@ -282,7 +217,7 @@ func (s *server) listFlags(w http.ResponseWriter, r *http.Request) {
 // putFlag is PUT /api/admin/flags/{flagKey}: create or replace the
 // definition (the tutorial's JSON; a body naming no key takes the URL's),
 // answering the definition as stored with its ETag.
-func (s *server) putFlag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) putFlag(w http.ResponseWriter, r *http.Request) {
 	key, ok := pathKey(w, r, "flagKey")
 	if !ok {
 		return
@@ -312,11 +247,11 @@ func (s *server) putFlag(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flags.refreshAfterWrite(r.Context(), key)
 	w.Header().Set("ETag", etag(stored.Version))
-	writeJSON(w, http.StatusOK, wireFlag(stored))
+	writeJSON(w, http.StatusOK, WireFlag(stored))
 }
 
 // deleteFlag is DELETE /api/admin/flags/{flagKey}: 204, or 404.
-func (s *server) deleteFlag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteFlag(w http.ResponseWriter, r *http.Request) {
 	key, ok := pathKey(w, r, "flagKey")
 	if !ok {
 		return
@@ -335,7 +270,7 @@ func (s *server) deleteFlag(w http.ResponseWriter, r *http.Request) {
 
 // getFlag is GET /api/flags/{flagKey}: the definition with its ETag (304
 // when If-None-Match has it).
-func (s *server) getFlag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getFlag(w http.ResponseWriter, r *http.Request) {
 	key, ok := pathKey(w, r, "flagKey")
 	if !ok {
 		return
@@ -351,7 +286,7 @@ func (s *server) getFlag(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeJSON(w, http.StatusOK, wireFlag(f))
+	writeJSON(w, http.StatusOK, WireFlag(f))
 }
 
 // noneMatch reports whether an If-None-Match header lists tag (weak
@@ -390,7 +325,7 @@ type evaluation struct {
 
 // evaluate is GET /api/flags/{flagKey}/evaluate?environment=&subject=&region=.
 // environment defaults to the server's (--environment, "production").
-func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
 	key, ok := pathKey(w, r, "flagKey")
 	if !ok {
 		return
@@ -441,7 +376,7 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) {
 // evaluateVariant answers the evaluate route for a variant flag. The query
 // has only subject and region, so rules on other attributes do not hold
 // here; use OFREP to pass a whole context.
-func (s *server) evaluateVariant(w http.ResponseWriter, key, env, subject, region string, facts store.DirectFacts) {
+func (s *Server) evaluateVariant(w http.ResponseWriter, key, env, subject, region string, facts store.DirectFacts) {
 	c, err := evaluator.Compile(*facts.Variant)
 	if err != nil {
 		writeStoreError(w, key, err)
@@ -473,7 +408,7 @@ func (s *server) evaluateVariant(w http.ResponseWriter, key, env, subject, regio
 
 // ready is GET /readyz: 200 when Redis answers a PING within a second and
 // the OFREP snapshot is loaded, 503 naming what is missing otherwise.
-func (s *server) ready(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -511,7 +446,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // logRequests logs one structured line per request.
-func (s *server) logRequests(next http.Handler) http.Handler {
+func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}

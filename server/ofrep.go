@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -73,7 +73,7 @@ var (
 
 // readContext decodes the request body and maps its context. An error is
 // an INVALID_CONTEXT message naming the attribute.
-func (s *server) readContext(body []byte) (evaluator.Input, error) {
+func (s *Server) readContext(body []byte) (evaluator.Input, error) {
 	in := evaluator.Input{Environment: s.environment}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -229,7 +229,7 @@ func variantOFREP(key string, c *evaluator.Compiled, r evaluator.Result) ofrepRe
 }
 
 // ofrepSingle is POST /ofrep/v1/evaluate/flags/{key}.
-func (s *server) ofrepSingle(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	body, ok := readBody(w, r)
 	if !ok {
@@ -260,7 +260,7 @@ func (s *server) ofrepSingle(w http.ResponseWriter, r *http.Request) {
 // as items. The ETag is a hash of the stored flags and the request body, so
 // it changes when either does; If-None-Match with it answers 304 without
 // evaluating.
-func (s *server) ofrepBulk(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request) {
 	body, ok := readBody(w, r)
 	if !ok {
 		return

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redisflags/redisflags/store"
+)
+
+// fixedNow is the store's clock in these tests: updatedAt and audit times
+// come out the same on every run.
+var fixedNow = time.Date(2026, 3, 19, 12, 0, 0, 0, time.UTC)
+
+// testServer is a server over rdb on a loopback port, with its flag
+// refresher running; both stop when the test ends.
+type testServer struct {
+	url   string
+	store *store.Store
+	srv   *Server
+	rdb   redis.UniversalClient
+	token string
+}
+
+func startServer(t testing.TB, rdb redis.UniversalClient, token string) *testServer {
+	t.Helper()
+	st := store.New(rdb, store.WithClock(func() time.Time { return fixedNow }))
+	s := New(rdb, st, WithAdminToken(token), WithResync(time.Minute))
+	require.NoError(t, s.Start(context.Background()))
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		require.NoError(t, s.Shutdown(context.Background()))
+	})
+	require.Eventually(t, s.Loaded, 5*time.Second, 5*time.Millisecond, "flags never loaded")
+	return &testServer{url: hs.URL, store: st, srv: s, rdb: rdb, token: token}
+}
+
+// do sends one request and returns the response with its body read.
+func (ts *testServer) do(t *testing.T, method, path string, body io.Reader, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, ts.url+path, body)
+	require.NoError(t, err)
+	if ts.token != "" {
+		req.Header.Set("Authorization", "Bearer "+ts.token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
+}
+
+// redisState returns every key with its contents: DUMP where the server has
+// it (redis-server); miniredis dumps only strings, so hashes, sets and
+// streams are read out there. Equal states mean nothing was written.
+func redisState(t *testing.T, rdb redis.UniversalClient) map[string]string {
+	t.Helper()
+	ctx := t.Context()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	require.NoError(t, err)
+	sort.Strings(keys)
+	out := map[string]string{}
+	for _, k := range keys {
+		if v, err := rdb.Dump(ctx, k).Result(); err == nil {
+			out[k] = v
+			continue
+		}
+		typ, err := rdb.Type(ctx, k).Result()
+		require.NoError(t, err)
+		var v any
+		switch typ {
+		case "hash":
+			v, err = rdb.HGetAll(ctx, k).Result()
+		case "set":
+			var m []string
+			m, err = rdb.SMembers(ctx, k).Result()
+			sort.Strings(m)
+			v = m
+		case "stream":
+			v, err = rdb.XRange(ctx, k, "-", "+").Result()
+		default:
+			v, err = rdb.Get(ctx, k).Result()
+		}
+		require.NoError(t, err)
+		out[k] = typ + fmt.Sprint(v)
+	}
+	return out
+}
