@@ -179,6 +179,9 @@ func (c *Compiled) HasLargeAllowlist() bool { return c.large }
 // Key returns the flag key.
 func (c *Compiled) Key() string { return c.key }
 
+// Scheme returns the flag's bucketing scheme (Flag.Bucketing).
+func (c *Compiled) Scheme() Scheme { return c.scheme }
+
 // Version returns the stored version, 0 when unknown.
 func (c *Compiled) Version() int64 { return c.version }
 

@@ -37,6 +37,9 @@ type Provider struct {
 	// members caches answers about allowlists left in Redis.
 	members memberCache
 
+	// watchers are the subscribers of Watch (changes.go).
+	watchers watchers
+
 	mu     sync.Mutex // guards the fields below
 	run    *runner    // the background loop; nil when not started
 	status status     // what the SDK was last told
@@ -92,6 +95,7 @@ func (p *Provider) EventChannel() <-chan of.Event { return p.events }
 
 func (p *Provider) emit(t of.EventType, msg string, flags []string) {
 	e := of.Event{ProviderName: Name, EventType: t, ProviderEventDetails: of.ProviderEventDetails{Message: msg, FlagChanges: flags}}
+	p.watchers.notify(p, t, flags)
 	select {
 	case p.events <- e:
 	default:

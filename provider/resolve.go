@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	of "github.com/open-feature/go-sdk/openfeature"
 
@@ -30,6 +31,11 @@ type evaluation struct {
 	// and typed values as LaunchDarkly's OpenFeature provider gives them
 	// (see launchdarkly.go).
 	ld bool
+	// payloadKey is true when the key asked was the companion "K:payload"
+	// of tutorial flag K (resolution.go): every type reads the payload.
+	payloadKey bool
+	// scheme is the flag's bucketing, for explanations.
+	scheme evaluator.Scheme
 }
 
 // evaluate finds the flag and runs the evaluator, from the snapshot or, with
@@ -38,6 +44,10 @@ type evaluation struct {
 // It fills *ev rather than returning it: the hot path copies nothing it
 // does not have to.
 func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedContext, ev *evaluation) {
+	if base, ok := strings.CutSuffix(flag, PayloadSuffix); ok {
+		p.evaluatePayloadKey(ctx, base, fc, ev)
+		return
+	}
 	var t target
 	ctxErr := p.targetOf(fc, &t)
 	if ctxErr != nil && !p.cfg.direct {
@@ -107,6 +117,7 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 		in.Flags = &directFlags{p: p, ctx: ctx, target: *t}
 	}
 	ev.ld = c.LaunchDarkly()
+	ev.scheme = c.Scheme()
 	ev.result, env = c.EvaluateEnv(in)
 	if ev.result.Err != evaluator.NoError {
 		ev.err = resultError(flag, t.environment, ev.result, env)
@@ -152,7 +163,7 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, fc of.Flatte
 		return ev
 	}
 	r := evaluator.Decide(facts.Facts)
-	ev := evaluation{result: r}
+	ev := evaluation{result: r, scheme: facts.Scheme}
 	if r.Err != evaluator.NoError {
 		ev.err = resultError(flag, t.environment, r, nil)
 		return ev
@@ -324,7 +335,7 @@ var (
 func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool, fc of.FlattenedContext) (d of.BoolResolutionDetail) {
 	var ev evaluation
 	p.evaluate(ctx, flag, fc, &ev)
-	if ev.variant {
+	if ev.variant || ev.payloadKey {
 		d.Value, d.ProviderResolutionDetail = finish(flag, def, &ev, asBool)
 		return d
 	}

@@ -18,6 +18,8 @@ type snapshot struct {
 	// large is true when some flag keeps an allowlist in Redis, so that a
 	// flag with prerequisites may need Redis to evaluate them.
 	large bool
+	// revision identifies the stored content (see revisionOf).
+	revision string
 }
 
 // setLarge computes s.large; it runs once per snapshot built.
@@ -62,6 +64,7 @@ func fullSnapshot(recs []store.Record) *snapshot {
 		s.flags[r.Key] = newEntry(r, k)
 	}
 	s.setLarge()
+	s.revision = revisionOf(s.flags)
 	return s
 }
 
@@ -109,6 +112,7 @@ func (old *snapshot) apply(recs []store.Record) (*snapshot, []string) {
 		return old, nil
 	}
 	next.setLarge()
+	next.revision = revisionOf(next.flags)
 	return next, changed
 }
 
