@@ -267,15 +267,42 @@ func (p *Provider) Revision() string {
 	return ""
 }
 
-func revisionOf(flags map[string]*entry) string {
+// index returns a snapshot's sorted keys and its revision; it runs once per
+// snapshot built.
+func index(flags map[string]*entry) ([]Key, string) {
+	names := slices.Sorted(maps.Keys(flags))
+	keys := make([]Key, len(names))
 	h := fnv.New64a()
 	var b [8]byte
-	for _, k := range slices.Sorted(maps.Keys(flags)) {
+	for i, k := range names {
+		e := flags[k]
+		keys[i].Name = k
+		if e.compiled != nil {
+			keys[i].Kind = kindOf(e.compiled)
+		}
 		h.Write([]byte(k))
-		binary.LittleEndian.PutUint64(b[:], flags[k].fingerprint)
+		binary.LittleEndian.PutUint64(b[:], e.fingerprint)
 		h.Write(b[:])
 	}
-	return strconv.FormatUint(h.Sum64(), 36)
+	return keys, strconv.FormatUint(h.Sum64(), 36)
+}
+
+// Key is a flag key with its kind.
+type Key struct {
+	// Name is the flag key.
+	Name string
+	// Kind is the flag's kind; empty for a flag that does not parse.
+	Kind Kind
+}
+
+// Keys returns the snapshot's flag keys, sorted (a copy the caller owns),
+// and its revision, read from the same snapshot; nil and "" before the
+// first load and with direct reads.
+func (p *Provider) Keys() ([]Key, string) {
+	if s := p.snap.Load(); s != nil {
+		return slices.Clone(s.keys), s.revision
+	}
+	return nil, ""
 }
 
 // State returns the provider's state as it last reported it: NOT_READY

@@ -165,6 +165,9 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, fc of.Flatte
 	r := evaluator.Decide(facts.Facts)
 	ev := evaluation{result: r, scheme: facts.Scheme}
 	if r.Err != evaluator.NoError {
+		if r.Err == evaluator.SubjectMissing && r.Percent == 0 {
+			r.Percent = facts.Percent // name the rollout, as snapshot mode does
+		}
 		ev.err = resultError(flag, t.environment, r, nil)
 		return ev
 	}

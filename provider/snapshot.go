@@ -18,8 +18,10 @@ type snapshot struct {
 	// large is true when some flag keeps an allowlist in Redis, so that a
 	// flag with prerequisites may need Redis to evaluate them.
 	large bool
-	// revision identifies the stored content (see revisionOf).
+	// revision identifies the stored content and keys lists the flag keys,
+	// sorted (see index).
 	revision string
+	keys     []Key
 }
 
 // setLarge computes s.large; it runs once per snapshot built.
@@ -64,7 +66,7 @@ func fullSnapshot(recs []store.Record) *snapshot {
 		s.flags[r.Key] = newEntry(r, k)
 	}
 	s.setLarge()
-	s.revision = revisionOf(s.flags)
+	s.keys, s.revision = index(s.flags)
 	return s
 }
 
@@ -112,7 +114,7 @@ func (old *snapshot) apply(recs []store.Record) (*snapshot, []string) {
 		return old, nil
 	}
 	next.setLarge()
-	next.revision = revisionOf(next.flags)
+	next.keys, next.revision = index(next.flags)
 	return next, changed
 }
 

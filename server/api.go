@@ -17,7 +17,10 @@ import (
 	"time"
 	"unicode"
 
+	of "github.com/open-feature/go-sdk/openfeature"
+
 	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/store"
 )
 
@@ -204,14 +207,25 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // listFlags is GET /api/admin/flags: every definition, sorted by key, as
-// {"flags": […]}; stored flags that do not parse are listed under "errors".
+// the tutorial's bare JSON array. Stored flags that do not parse are left
+// out, counted in the header X-Redisflags-Unparsed and logged each.
 func (s *Server) listFlags(w http.ResponseWriter, r *http.Request) {
 	flags, err := s.store.List(r.Context())
 	if err != nil && !errors.Is(err, store.ErrCorrupt) {
 		writeError(w, http.StatusBadGateway, "list flags: Redis: %v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newFlagList(flags, err))
+	if msgs := splitJoined(err); len(msgs) > 0 {
+		w.Header().Set("X-Redisflags-Unparsed", strconv.Itoa(len(msgs)))
+		for _, m := range msgs {
+			s.log.WarnContext(r.Context(), "list flags: a stored flag does not parse; left out of the list", "err", m)
+		}
+	}
+	out := make([]evaluator.Flag, 0, len(flags))
+	for _, f := range flags {
+		out = append(out, WireFlag(f))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // putFlag is PUT /api/admin/flags/{flagKey}: create or replace the
@@ -240,12 +254,14 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	seen := s.awaitChange(key)
 	stored, err := s.store.Upsert(r.Context(), f, append(opts, store.Actor(actor(r)))...)
 	if err != nil {
+		seen(nil)
 		writeStoreError(w, key, err)
 		return
 	}
-	s.flags.refreshAfterWrite(r.Context(), key)
+	seen(r.Context())
 	w.Header().Set("ETag", etag(stored.Version))
 	writeJSON(w, http.StatusOK, WireFlag(stored))
 }
@@ -260,11 +276,13 @@ func (s *Server) deleteFlag(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	seen := s.awaitChange(key)
 	if err := s.store.Delete(r.Context(), key, append(opts, store.Actor(actor(r)))...); err != nil {
+		seen(nil)
 		writeStoreError(w, key, err)
 		return
 	}
-	s.flags.refreshAfterWrite(r.Context(), key)
+	seen(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -324,7 +342,11 @@ type evaluation struct {
 }
 
 // evaluate is GET /api/flags/{flagKey}/evaluate?environment=&subject=&region=.
-// environment defaults to the server's (--environment, "production").
+// environment defaults to the server's (--environment, "production"). It
+// resolves through the direct-reads provider: the same mapping, reasons,
+// prerequisites and bucketing as every other edge, reading only the asked
+// environment's keys from Redis (so a field that does not parse in another
+// environment does not fail this one).
 func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
 	key, ok := pathKey(w, r, "flagKey")
 	if !ok {
@@ -342,84 +364,64 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	facts, err := s.store.ReadFacts(r.Context(), key, env, subject, region)
-	if err != nil {
-		writeStoreError(w, key, err)
-		return
-	}
-	if facts.Variant != nil {
-		s.evaluateVariant(w, key, env, subject, region, facts)
-		return
-	}
-	res := evaluator.Decide(facts.Facts)
-	if res.Err == evaluator.SubjectMissing {
-		writeJSON(w, http.StatusBadRequest, apiError{
-			Error:    fmt.Sprintf("flag %q rolls out to %d%% of %q: the query parameter subject is required", key, facts.Percent, env),
-			Problems: []problem{{Field: "subject", Message: "is required for a partial rollout"}},
-		})
-		return
-	}
-	out := evaluation{FlagKey: key, Environment: env, Subject: subject, Enabled: res.On, Reason: res.Outcome.String()}
+	fc := of.FlattenedContext{"environment": env}
 	if subject != "" {
-		b := res.Bucket
-		if b < 0 {
-			b = evaluator.Bucket(key, env, subject)
-		}
-		out.Bucket = &b
+		fc[of.TargetingKey] = subject
 	}
-	if res.On && len(facts.Value) > 0 {
-		out.Value = facts.Value
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// evaluateVariant answers the evaluate route for a variant flag. The query
-// has only subject and region, so rules on other attributes do not hold
-// here; use OFREP to pass a whole context.
-func (s *Server) evaluateVariant(w http.ResponseWriter, key, env, subject, region string, facts store.DirectFacts) {
-	c, err := evaluator.Compile(*facts.Variant)
-	if err != nil {
-		writeStoreError(w, key, err)
-		return
-	}
-	attrs := evaluator.MapAttributes{}
 	if region != "" {
-		attrs["region"] = region
+		fc["region"] = region
 	}
-	res := c.Evaluate(evaluator.Input{Environment: env, Subject: subject, Region: region, Attributes: attrs})
-	if res.Err != evaluator.NoError {
+	res := s.direct.Resolve(r.Context(), key, fc)
+	switch res.ErrorCode {
+	case "":
+	case of.FlagNotFoundCode:
+		writeError(w, http.StatusNotFound, "flag %q not found", key)
+		return
+	case of.TargetingKeyMissingCode:
 		writeJSON(w, http.StatusBadRequest, apiError{
-			Error:    fmt.Sprintf("flag %q splits by subject in %q: the query parameter subject is required", key, env),
-			Problems: []problem{{Field: "subject", Message: "is required for a split"}},
+			Error:    fmt.Sprintf("%s: the query parameter subject is required", res.ErrorMessage),
+			Problems: []problem{{Field: "subject", Message: "is required for this flag in " + env}},
 		})
 		return
+	case of.ParseErrorCode:
+		writeError(w, http.StatusInternalServerError, "%s", res.ErrorMessage)
+		return
+	case of.InvalidContextCode:
+		writeError(w, http.StatusBadRequest, "%s", res.ErrorMessage)
+		return
+	default:
+		writeError(w, http.StatusBadGateway, "%s", res.ErrorMessage)
+		return
 	}
-	out := evaluation{FlagKey: key, Environment: env, Subject: subject, Enabled: res.Value != nil,
-		Reason: res.Outcome.String(), Variant: res.Variant}
-	if res.Bucket >= 0 {
-		b := res.Bucket
+	x := res.Explanation
+	out := evaluation{FlagKey: key, Environment: env, Subject: subject, Enabled: x.On, Reason: x.Outcome}
+	if x.Bucket >= 0 && (subject != "" || x.Kind != provider.KindTutorial) {
+		b := x.Bucket
 		out.Bucket = &b
 	}
-	if res.Value != nil {
-		out.Value = res.Value.Raw
+	if x.Kind == provider.KindTutorial {
+		if x.On && len(x.Payload) > 0 {
+			out.Value = x.Payload
+		}
+	} else {
+		out.Variant = res.Variant
+		out.Value = res.Value
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// ready is GET /readyz: 200 when Redis answers a PING within a second and
-// the OFREP snapshot is loaded, 503 naming what is missing otherwise.
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-	defer cancel()
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "Redis does not answer: " + err.Error()})
-		return
+// ready is GET /readyz: 200 when the provider is READY (flags loaded,
+// Redis connected), 503 naming its state otherwise — within a moment of
+// Redis going away, as the provider notices (PROVIDER_STALE).
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	switch st := s.live.State(); {
+	case st == of.ReadyState:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	case !s.Loaded():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "state": string(st), "reason": "flags not loaded yet: Redis has not answered"})
+	default:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "state": string(st), "reason": "Redis does not answer: serving the last flags loaded"})
 	}
-	if !s.flags.loaded() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "flags not loaded yet"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // statusWriter remembers the status and size of a response for the log.

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/store"
 )
 
@@ -33,7 +35,7 @@ type testServer struct {
 func startServer(t testing.TB, rdb redis.UniversalClient, token string) *testServer {
 	t.Helper()
 	st := store.New(rdb, store.WithClock(func() time.Time { return fixedNow }))
-	s := New(rdb, st, WithAdminToken(token), WithResync(time.Minute))
+	s := New(rdb, st, WithAdminToken(token), WithResync(200*time.Millisecond))
 	require.NoError(t, s.Start(context.Background()))
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
@@ -42,6 +44,20 @@ func startServer(t testing.TB, rdb redis.UniversalClient, token string) *testSer
 	})
 	require.Eventually(t, s.Loaded, 5*time.Second, 5*time.Millisecond, "flags never loaded")
 	return &testServer{url: hs.URL, store: st, srv: s, rdb: rdb, token: token}
+}
+
+// settle waits until the server's live snapshot holds what Redis holds:
+// its revision equals that of a provider freshly loaded from Redis
+// (revisions hash the stored content). Writes that publish no change
+// notice are picked up by the resync (200 ms here).
+func (ts *testServer) settle(t testing.TB) {
+	t.Helper()
+	fresh := provider.New(ts.rdb)
+	require.NoError(t, fresh.InitWithContext(context.Background(), of.EvaluationContext{}))
+	want := fresh.Revision()
+	fresh.Shutdown()
+	require.Eventually(t, func() bool { return ts.srv.Provider().Revision() == want }, 5*time.Second, 5*time.Millisecond,
+		"the server never loaded what Redis holds")
 }
 
 // do sends one request and returns the response with its body read.

@@ -174,7 +174,7 @@ func seedTypedFlags(t *testing.T, ts *testServer) {
 		_, err := ts.store.Upsert(t.Context(), f)
 		require.NoError(t, err)
 	}
-	require.NoError(t, ts.srv.flags.load(t.Context()))
+	ts.settle(t)
 }
 
 func TestOFREPEveryTypeThroughOpenFeature(t *testing.T) {
@@ -192,28 +192,35 @@ func TestOFREPEveryTypeThroughOpenFeature(t *testing.T) {
 		assert.Equal(t, "on", b.Variant)
 		assert.Equal(t, of.FlagMetadata{"environment": "production", "evaluationReason": "rollout-hit", "version": float64(1)}, b.FlagMetadata)
 
-		s, err := c.StringValueDetails(ctx, "banner-text", "default", user3)
+		s, err := c.StringValueDetails(ctx, "banner-text:payload", "default", user3)
 		require.NoError(t, err)
 		assert.Equal(t, "Hello", s.Value)
 		assert.Equal(t, "on", s.Variant)
 
-		i, err := c.IntValueDetails(ctx, "max-items", 0, user3)
+		i, err := c.IntValueDetails(ctx, "max-items:payload", 0, user3)
 		require.NoError(t, err)
 		assert.Equal(t, int64(25), i.Value)
 
-		f, err := c.FloatValueDetails(ctx, "discount", 0, user3)
+		f, err := c.FloatValueDetails(ctx, "discount:payload", 0, user3)
 		require.NoError(t, err)
 		assert.InDelta(t, 0.15, f.Value, 1e-12)
 
-		o, err := c.ObjectValueDetails(ctx, "checkout-config", nil, user3)
+		o, err := c.ObjectValueDetails(ctx, "checkout-config:payload", nil, user3)
 		require.NoError(t, err)
 		assert.Equal(t, map[string]any{"title": "Fast checkout", "steps": float64(3)}, o.Value)
 
-		a, err := c.ObjectValue(ctx, "tags", nil, user3)
+		a, err := c.ObjectValue(ctx, "tags:payload", nil, user3)
 		require.NoError(t, err)
 		assert.Equal(t, []any{"a", "b"}, a)
 
-		off, err := c.StringValueDetails(ctx, "old-banner", "fallback", user3)
+		// Over OFREP a tutorial flag is a switch, whatever its payload: Go's
+		// BooleanValue (docs/design.md §8).
+		sw, err := c.BooleanValueDetails(ctx, "banner-text", false, user3)
+		require.NoError(t, err, "a flag with a payload is a switch")
+		assert.True(t, sw.Value)
+		assert.Equal(t, "on", sw.Variant)
+
+		off, err := c.StringValueDetails(ctx, "old-banner:payload", "fallback", user3)
 		require.NoError(t, err, "off with a payload: no value, the caller's default, not an error")
 		assert.Equal(t, "fallback", off.Value)
 		assert.Equal(t, of.DisabledReason, off.Reason)
@@ -250,11 +257,11 @@ func TestOFREPEveryTypeThroughOpenFeature(t *testing.T) {
 				return d.ResolutionDetail, err
 			}, of.FlagNotFoundCode},
 			{"type mismatch", func() (of.ResolutionDetail, error) {
-				d, err := c.BooleanValueDetails(ctx, "banner-text", false, user3)
+				d, err := c.BooleanValueDetails(ctx, "banner-text:payload", false, user3)
 				return d.ResolutionDetail, err
 			}, of.TypeMismatchCode},
 			{"int asked of a float", func() (of.ResolutionDetail, error) {
-				d, err := c.IntValueDetails(ctx, "discount", 7, user3)
+				d, err := c.IntValueDetails(ctx, "discount:payload", 7, user3)
 				assert.Equal(t, int64(7), d.Value)
 				return d.ResolutionDetail, err
 			}, of.TypeMismatchCode},
@@ -277,13 +284,13 @@ func TestOFREPEveryTypeThroughOpenFeature(t *testing.T) {
 		}
 
 		require.NoError(t, rdb.HSet(ctx, "feature-flags:flag:max-items:environment:production", "rolloutPercent", "abc").Err())
-		require.NoError(t, ts.srv.flags.load(ctx))
-		d, err := c.IntValueDetails(ctx, "max-items", 3, user3)
+		ts.settle(t)
+		d, err := c.IntValueDetails(ctx, "max-items:payload", 3, user3)
 		require.Error(t, err)
 		assert.Equal(t, of.ParseErrorCode, d.ErrorCode)
 		assert.Contains(t, d.ErrorMessage, "environments.production.rolloutPercent")
 		assert.Equal(t, int64(3), d.Value)
-		s, err = c.StringValueDetails(ctx, "banner-text", "default", user3)
+		s, err = c.StringValueDetails(ctx, "banner-text:payload", "default", user3)
 		require.NoError(t, err, "one corrupt flag leaves the others alone")
 		assert.Equal(t, "Hello", s.Value)
 	})
@@ -329,12 +336,18 @@ func TestOFREPBulkWithETags(t *testing.T) {
 			keys[i] = f["key"].(string)
 			byKey[keys[i]] = f
 		}
-		assert.Equal(t, []string{"banner-text", "checkout-config", "dark-mode", "discount", "half", "max-items", "old-banner", "tags"}, keys)
-		assert.Equal(t, "Hello", byKey["banner-text"]["value"])
-		assert.Equal(t, float64(25), byKey["max-items"]["value"])
+		var want []string
+		for _, k := range []string{"banner-text", "checkout-config", "dark-mode", "discount", "half", "max-items", "old-banner", "tags"} {
+			want = append(want, k, k+":payload")
+		}
+		assert.Equal(t, want, keys, "every tutorial flag with its payload companion")
+		assert.Equal(t, true, byKey["banner-text"]["value"], "a switch")
+		assert.Equal(t, "Hello", byKey["banner-text:payload"]["value"])
+		assert.Equal(t, float64(25), byKey["max-items:payload"]["value"])
 		assert.Equal(t, true, byKey["dark-mode"]["value"])
-		assert.NotContains(t, byKey["old-banner"], "value", "off with a payload: the code default")
-		assert.Equal(t, "DISABLED", byKey["old-banner"]["reason"])
+		assert.Equal(t, false, byKey["old-banner"]["value"])
+		assert.NotContains(t, byKey["old-banner:payload"], "value", "off with a payload: the code default")
+		assert.Equal(t, "DISABLED", byKey["old-banner:payload"]["reason"])
 
 		resp, flags = bulk(t, ts.url, ctxUser3, tag)
 		assert.Equal(t, http.StatusNotModified, resp.StatusCode)
@@ -369,7 +382,7 @@ func TestOFREPBulkWithETags(t *testing.T) {
 		resp, flags = bulk(t, ts.url, ctxUser3, tag)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		for _, f := range flags {
-			if f["key"] == "banner-text" {
+			if f["key"] == "banner-text:payload" {
 				assert.Equal(t, "Bonjour", f["value"])
 			}
 		}
@@ -400,7 +413,7 @@ func TestOFREPServesVariantFlags(t *testing.T) {
 			Rules:          []evaluator.Rule{{Conditions: []evaluator.Condition{{Attribute: "plan", Op: evaluator.OpEquals, Values: []any{"pro"}}}, Variant: "dark"}},
 			Metadata:       map[string]any{"team": "web"}})
 		require.NoError(t, err)
-		require.NoError(t, ts.srv.flags.load(ctx))
+		ts.settle(t)
 		c := ofrepClient(t, ts.url)
 
 		d, err := c.StringValueDetails(ctx, "theme", "x", of.NewEvaluationContext("u1", map[string]any{"plan": "pro"}))

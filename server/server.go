@@ -6,11 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/store"
 )
 
@@ -22,26 +26,35 @@ const maxBody = 1 << 20
 // Health) or mounted together by Handler, with the routes and middleware
 // given by WithRoute and WithMiddleware.
 //
-// Evaluation: GET /api/flags/{flagKey}/evaluate reads Redis on every
-// request, as the tutorial's application does; OFREP, which is polled and
-// asks for every flag at once, evaluates from an in-memory snapshot that
-// Start keeps fresh.
+// Evaluation goes through the OpenFeature provider (package provider), the
+// one evaluation path of every edge: OFREP, which is polled and asks for
+// every flag at once, resolves from the provider's live snapshot, which
+// Start loads and keeps fresh; GET /api/flags/{flagKey}/evaluate resolves
+// through a provider in direct-reads mode, reading Redis on every request
+// as the tutorial's application does.
 //
 // A Server holds no package-level state; its methods are safe for
 // concurrent use. Start it before serving OFREP (answers are 500 "not
 // loaded yet" until the first load) and Shutdown it when done.
 type Server struct {
-	store       *store.Store
-	rdb         redis.UniversalClient
-	flags       *liveFlags
-	environment string
-	tokenHash   *[sha256.Size]byte // nil: the admin API is open
-	log         *slog.Logger
-	cfg         config
+	store *store.Store
+	rdb   redis.UniversalClient
+	// live is the snapshot-mode provider OFREP and the change stream
+	// answer through; direct, the direct-reads provider of the evaluate
+	// route (one Redis round trip per request, as the tutorial's app).
+	live, direct *provider.Provider
+	environment  string
+	tokenHash    *[sha256.Size]byte // nil: the admin API is open
+	log          *slog.Logger
+	cfg          config
 
-	mu      sync.Mutex
-	stop    context.CancelFunc // nil unless started
-	stopped chan struct{}
+	mu    sync.Mutex
+	stop  context.CancelFunc // nil unless started
+	tasks sync.WaitGroup     // what Start started
+
+	streams      atomic.Int64  // connected change-stream clients
+	streamsDone  chan struct{} // closed by StopStreams
+	closeStreams sync.Once
 }
 
 // config is what the options set.
@@ -52,6 +65,11 @@ type config struct {
 	resync      time.Duration
 	routes      []route
 	middleware  []func(http.Handler) http.Handler
+	corsOrigins []string
+	maxStreams  int
+	heartbeat   time.Duration
+	// streamWriteTimeout bounds each write to a change-stream client.
+	streamWriteTimeout time.Duration
 }
 
 type route struct {
@@ -77,6 +95,27 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // writers that publish no change notice. Default 30 s.
 func WithResync(d time.Duration) Option { return func(c *config) { c.resync = d } }
 
+// WithCORSOrigins allows cross-origin requests from these origins
+// ("https://app.example.com"; "*" for any) on the OFREP routes and the
+// change stream, and nowhere else (see cors.go). Default: none, CORS off.
+// The slice is copied.
+func WithCORSOrigins(origins ...string) Option {
+	return func(c *config) { c.corsOrigins = append(c.corsOrigins, origins...) }
+}
+
+// WithChangeStream bounds the change stream (GET /ofrep/v1/events): at most
+// maxClients connected at once (503 past it; 0 or less turns the stream
+// off and the bulk answer stops advertising it), a heartbeat comment every
+// heartbeat. Default 1000 clients, 15 s.
+func WithChangeStream(maxClients int, heartbeat time.Duration) Option {
+	return func(c *config) {
+		c.maxStreams = maxClients
+		if heartbeat > 0 {
+			c.heartbeat = heartbeat
+		}
+	}
+}
+
 // WithRoute adds a route to the mux of Handler: pattern is a
 // http.ServeMux pattern ("GET /metrics", "/console/"). Routes added this
 // way sit beside the built-in ones and pass through the same middleware and
@@ -96,7 +135,8 @@ func WithMiddleware(mw ...func(http.Handler) http.Handler) Option {
 // New returns a server over the flags of st, whose client rdb /readyz
 // pings. It does not talk to Redis: Start does.
 func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
-	c := config{environment: "production", resync: 30 * time.Second}
+	c := config{environment: "production", resync: 30 * time.Second,
+		maxStreams: 1000, heartbeat: 15 * time.Second, streamWriteTimeout: 10 * time.Second}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -106,8 +146,14 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{store: st, rdb: rdb, environment: c.environment, log: c.logger, cfg: c}
-	s.flags = newLiveFlags(rdb, st, c.resync, c.logger)
+	c.corsOrigins = slices.Clone(c.corsOrigins)
+	s := &Server{store: st, rdb: rdb, environment: c.environment, log: c.logger, cfg: c, streamsDone: make(chan struct{})}
+	popts := []provider.Option{provider.WithEnvironment(c.environment), provider.WithLogger(c.logger)}
+	if st != nil {
+		popts = append(popts, provider.WithKeyPrefix(st.Prefix()))
+	}
+	s.live = provider.New(rdb, append(popts, provider.WithResyncInterval(c.resync))...)
+	s.direct = provider.New(rdb, append(popts, provider.WithDirectReads())...)
 	if c.adminToken != "" {
 		h := sha256.Sum256([]byte(c.adminToken))
 		s.tokenHash = &h
@@ -115,10 +161,10 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 	return s
 }
 
-// Start begins keeping the OFREP snapshot fresh, in one goroutine that
-// Shutdown stops; it returns at once. ctx's values are kept but not its
-// cancellation: only Shutdown stops the goroutine. Calling Start twice is
-// an error.
+// Start begins loading the flags and keeping them fresh (the provider's
+// Init, in the background: it keeps retrying while Redis does not answer);
+// it returns at once. ctx's values are kept but not its cancellation: only
+// Shutdown stops what Start started. Calling Start twice is an error.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,11 +172,20 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("server: already started")
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.stop, s.stopped = cancel, make(chan struct{})
-	go func() {
-		defer close(s.stopped)
-		s.flags.run(lctx)
-	}()
+	s.stop = cancel
+	s.tasks.Go(func() { _ = s.live.InitWithContext(lctx, of.EvaluationContext{}) })
+	// The provider is not registered with the OpenFeature SDK, so nobody
+	// else reads its events; Watch is how the server hears of changes.
+	events := s.live.EventChannel()
+	s.tasks.Go(func() {
+		for {
+			select {
+			case <-events:
+			case <-lctx.Done():
+				return
+			}
+		}
+	})
 	return nil
 }
 
@@ -139,22 +194,34 @@ func (s *Server) Start(ctx context.Context) error {
 // be called more than once, or without Start.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	stop, stopped := s.stop, s.stopped
+	stop := s.stop
 	s.mu.Unlock()
+	s.StopStreams()
 	if stop == nil {
 		return nil
 	}
 	stop()
+	done := make(chan struct{})
+	go func() {
+		s.tasks.Wait()
+		_ = s.live.ShutdownWithContext(ctx)
+		close(done)
+	}()
 	select {
-	case <-stopped:
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Loaded reports whether the OFREP snapshot has been loaded at least once.
-func (s *Server) Loaded() bool { return s.flags.loaded() }
+// Loaded reports whether the flags have been loaded at least once.
+func (s *Server) Loaded() bool { return s.live.Revision() != "" }
+
+// Provider returns the provider the server answers through (snapshot mode,
+// started by Start): mount other edges on it (Resolve, Flags, Watch) to
+// share its snapshot rather than load a second one.
+func (s *Server) Provider() *provider.Provider { return s.live }
 
 // API returns the tutorial's routes: GET/PUT/DELETE /api/admin/flags…
 // (admin, guarded by WithAdminToken), GET /api/flags/{flagKey} and
@@ -166,12 +233,15 @@ func (s *Server) API() http.Handler {
 }
 
 // OFREP returns the OpenFeature Remote Evaluation Protocol routes:
-// POST /ofrep/v1/evaluate/flags and POST /ofrep/v1/evaluate/flags/{key}.
-// Mount it at "/ofrep/".
+// POST /ofrep/v1/evaluate/flags, POST /ofrep/v1/evaluate/flags/{key} and
+// the change stream GET /ofrep/v1/events, with CORS when WithCORSOrigins
+// is given. Mount it at "/ofrep/".
 func (s *Server) OFREP() http.Handler {
 	mux := http.NewServeMux()
-	s.routeOFREP(mux)
-	return mux
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.ofrepSingle)
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.ofrepBulk)
+	mux.HandleFunc("GET "+eventsPath, s.ofrepEvents)
+	return s.cors(mux)
 }
 
 // Health returns GET /healthz (the process answers) and GET /readyz (Redis
@@ -208,14 +278,49 @@ func (s *Server) routeAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/flags/{flagKey}/evaluate", s.evaluate)
 }
 
-func (s *Server) routeOFREP(mux *http.ServeMux) {
-	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.ofrepSingle)
-	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.ofrepBulk)
-}
+func (s *Server) routeOFREP(mux *http.ServeMux) { mux.Handle("/ofrep/", s.OFREP()) }
 
 func (s *Server) routeHealth(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+}
+
+// readYourWrites bounds how long a write through the API waits for the
+// live snapshot to take it in.
+const readYourWrites = 2 * time.Second
+
+// awaitChange prepares a write of key: call the function it returns after
+// the write with the request's context (or nil when the write failed). It
+// then waits until the live snapshot holds the write (the provider's
+// change notice naming key), at most readYourWrites, so that an OFREP
+// request after the write's answer sees it. Before the first load it does
+// not wait.
+func (s *Server) awaitChange(key string) func(ctx context.Context) {
+	if !s.Loaded() {
+		return func(context.Context) {}
+	}
+	changes, stop := s.live.Watch()
+	return func(ctx context.Context) {
+		defer stop()
+		if ctx == nil {
+			return
+		}
+		timer := time.NewTimer(readYourWrites)
+		defer timer.Stop()
+		for {
+			select {
+			case c := <-changes:
+				if slices.Contains(c.Flags, key) {
+					return
+				}
+			case <-timer.C:
+				s.log.WarnContext(ctx, "a write was not seen by the live snapshot in time; change notices may be lost (the resync catches up)", "flag", key)
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -17,7 +18,7 @@ import (
 	"github.com/redisflags/redisflags/server"
 )
 
-const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D]"
+const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]…"
 
 // runServe is "redisflags serve": the HTTP server, until ctx ends. It then
 // stops accepting requests, lets those under way finish (10 s at most),
@@ -32,6 +33,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	environment := fs.String("environment", "production", "`environment` evaluated when a request names none")
 	logStream := fs.String("log-stream", "", "also append request logs to this Redis stream `key` (the tutorial's is \"logs\")")
 	resync := fs.Duration("resync", 30*time.Second, "full reload of the OFREP snapshot every `interval`, for writers that publish no change notice")
+	var cors stringList
+	fs.Var(&cors, "cors-origin", "allow cross-origin OFREP requests from this `origin` (https://app.example.com; repeatable; \"*\" for any); default none")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -73,12 +76,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		handler = mirror.handler(handler)
 	}
 	logger := slog.New(handler)
+	// go-redis logs reconnections itself; through slog its lines stay JSON.
+	redis.SetLogger(redisLogger{logger})
 	if *token == "" {
 		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
 	}
 
 	srv := server.New(rdb, st, server.WithEnvironment(*environment), server.WithAdminToken(*token),
-		server.WithLogger(logger), server.WithResync(*resync))
+		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -92,6 +97,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
+	// Change streams would hold Shutdown for its whole timeout.
+	hs.RegisterOnShutdown(srv.StopStreams)
 
 	if err := srv.Start(ctx); err != nil {
 		return err
@@ -119,4 +126,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// redisLogger sends go-redis' own log lines (reconnections, pool
+// warnings) through slog, so that serve's stderr stays JSON lines.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }

@@ -148,16 +148,51 @@ func TestServeReadsTokenFromEnvironment(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 }
 
-func TestServeReadyzWhenRedisIsGone(t *testing.T) {
+// TestServeNoticesRedisGoingAndComing: /readyz follows the provider's
+// state, so it says not ready within a second of Redis being killed (the
+// provider goes STALE), while OFREP keeps serving the last flags; after a
+// restart with an empty Redis, OFREP serves the new (empty) state within a
+// second, without waiting for the resync.
+func TestServeNoticesRedisGoingAndComing(t *testing.T) {
 	srv := redistest.Start(t)
-	url, _, _ := serve(t, "--redis-url", srv.URL())
+	url, stderr, _ := serve(t, "--redis-url", srv.URL(), "--resync", "1h")
 	require.Eventually(t, func() bool { c, _ := httpDo(t, "GET", url+"/readyz", ""); return c == http.StatusOK }, 5*time.Second, 10*time.Millisecond)
+	code, body := httpDo(t, "PUT", url+"/api/admin/flags/k1", `{"defaultEnabled":true,"environments":{"production":{"enabled":true,"rolloutPercent":100}}}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = httpDo(t, "POST", url+"/ofrep/v1/evaluate/flags/k1", `{}`)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"value":true`)
+
 	srv.Kill()
-	code, body := httpDo(t, "GET", url+"/readyz", "")
-	assert.Equal(t, http.StatusServiceUnavailable, code)
+	killed := time.Now()
+	require.Eventually(t, func() bool {
+		c, _ := httpDo(t, "GET", url+"/readyz", "")
+		return c == http.StatusServiceUnavailable
+	}, time.Second, 10*time.Millisecond, "/readyz must say not ready within 1 s of Redis going away")
+	t.Logf("/readyz not ready %v after the kill", time.Since(killed).Round(time.Millisecond))
+	code, body = httpDo(t, "GET", url+"/readyz", "")
 	assert.Contains(t, body, "Redis does not answer")
 	code, _ = httpDo(t, "GET", url+"/healthz", "")
 	assert.Equal(t, http.StatusOK, code, "alive, just not ready")
+	code, body = httpDo(t, "POST", url+"/ofrep/v1/evaluate/flags/k1", `{}`)
+	assert.Equal(t, http.StatusOK, code, "the last flags are still served")
+
+	srv.Restart() // empty
+	restarted := time.Now()
+	require.Eventually(t, func() bool {
+		c, _ := httpDo(t, "POST", url+"/ofrep/v1/evaluate/flags/k1", `{}`)
+		return c == http.StatusNotFound
+	}, time.Second, 10*time.Millisecond, "OFREP must serve the restarted Redis' state within 1 s")
+	t.Logf("OFREP served the restarted (empty) Redis %v after the restart", time.Since(restarted).Round(time.Millisecond))
+	code, _ = httpDo(t, "GET", url+"/readyz", "")
+	assert.Equal(t, http.StatusOK, code)
+
+	// go-redis' own log lines go through slog: stderr is JSON lines only.
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if line == "" || !strings.HasPrefix(line, "{") && !strings.HasPrefix(line, " ") {
+			assert.Fail(t, "a line of stderr is not JSON", "%q", line)
+		}
+	}
 }
 
 func TestServeBadArguments(t *testing.T) {
