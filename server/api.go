@@ -431,6 +431,11 @@ type statusWriter struct {
 	bytes  int
 }
 
+// Unwrap lets http.ResponseController reach the connection (Flush and
+// deadlines, which the change stream needs). Middleware that wraps the
+// ResponseWriter must do the same.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code

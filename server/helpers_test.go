@@ -32,10 +32,10 @@ type testServer struct {
 	token string
 }
 
-func startServer(t testing.TB, rdb redis.UniversalClient, token string) *testServer {
+func startServer(t testing.TB, rdb redis.UniversalClient, token string, opts ...Option) *testServer {
 	t.Helper()
 	st := store.New(rdb, store.WithClock(func() time.Time { return fixedNow }))
-	s := New(rdb, st, WithAdminToken(token), WithResync(200*time.Millisecond))
+	s := New(rdb, st, append([]Option{WithAdminToken(token), WithResync(200 * time.Millisecond)}, opts...)...)
 	require.NoError(t, s.Start(context.Background()))
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {

@@ -433,3 +433,36 @@ func TestOFREPServesVariantFlags(t *testing.T) {
 		assert.JSONEq(t, `{"flagKey":"theme","environment":"production","subject":"u1","enabled":true,"reason":"default","bucket":null,"value":"light","variant":"light"}`, body)
 	})
 }
+
+// TestOFREPBulkBadAttributeFailsOnlyTheFlagsItAffects: a context attribute
+// of the wrong type is an INVALID_CONTEXT item for the flags that read it,
+// not a 400 for the whole request (which would leave a web client serving
+// the previous user's values).
+func TestOFREPBulkBadAttributeFailsOnlyTheFlagsItAffects(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ts := startServer(t, rdb, "")
+		seedTypedFlags(t, ts)
+		resp, flags := bulk(t, ts.url, `{"context":{"targetingKey":"user-3","region":7}}`, "")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.NotEmpty(t, flags)
+		for _, f := range flags {
+			assert.Equal(t, "INVALID_CONTEXT", f["errorCode"], f["key"])
+			assert.Contains(t, f["errorDetails"], "region", "the message names the attribute")
+		}
+		resp, _ = ts.do(t, http.MethodPost, "/ofrep/v1/evaluate/flags", strings.NewReader(`{"context":[1]}`))
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a body that is no context at all is still a request error")
+	})
+}
+
+// FuzzReadContext: any body gives a context or an error, never a panic.
+func FuzzReadContext(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"context":null}`, `{"context":{"targetingKey":"u","region":7}}`, `{"context":[1]}`, `[`, `{"context":{"kind":"multi","user":{"key":"k"}}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fc, err := readContext(body)
+		if err == nil && fc == nil {
+			t.Fatal("no error and no context")
+		}
+	})
+}

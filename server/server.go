@@ -127,7 +127,9 @@ func WithRoute(pattern string, h http.Handler) Option {
 
 // WithMiddleware wraps the mux of Handler (every route, built-in and added)
 // in mw. Middleware given first is outermost: WithMiddleware(a, b) serves
-// a(b(mux)). The request log wraps all of it. Default: none.
+// a(b(mux)). The request log wraps all of it. Middleware that wraps the
+// ResponseWriter must give it an Unwrap method (see http.ResponseController)
+// so that the change stream can flush. Default: none.
 func WithMiddleware(mw ...func(http.Handler) http.Handler) Option {
 	return func(c *config) { c.middleware = append(c.middleware, mw...) }
 }
