@@ -16,6 +16,7 @@ type Compiled struct {
 	salt           string       // Flag.Salt, for BucketLaunchDarkly
 	variant        *variantFlag // nil for a tutorial flag
 	large          bool         // an environment left an allowlist in Redis
+	rollout        bool         // an environment has a progressive rollout
 }
 
 // CompiledEnvironment is one environment of a [Compiled] flag. Immutable.
@@ -30,6 +31,7 @@ type CompiledEnvironment struct {
 	largeUsers, largeRegions bool
 	payload                  Payload
 	version                  int64
+	rollout                  *CompiledRollout // nil without a progressive rollout
 	metadata                 [numOutcomes]map[string]any
 }
 
@@ -96,9 +98,9 @@ func possible(f *Flag, env *Environment, o Outcome) bool {
 	case AllowlistRegion:
 		return f.DefaultEnabled && env.Enabled && (len(env.AllowlistRegions) > 0 || env.LargeRegions > 0)
 	case RolloutHit:
-		return f.DefaultEnabled && env.Enabled && env.RolloutPercent > 0
+		return f.DefaultEnabled && env.Enabled && (env.RolloutPercent > 0 || env.Rollout != nil)
 	case RolloutMiss:
-		return f.DefaultEnabled && env.Enabled && env.RolloutPercent < 100
+		return f.DefaultEnabled && env.Enabled && (env.RolloutPercent < 100 || env.Rollout != nil)
 	}
 	return false
 }
@@ -148,6 +150,13 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 			largeRegions: env.LargeRegions > 0,
 			payload:      payload,
 			version:      f.Version,
+		}
+		if env.Rollout != nil {
+			ce.rollout = compileProgressive(&ValidationError{}, "", env.Rollout)
+			if vf != nil {
+				ce.rollout.variantIdx = vf.index[env.Rollout.Variant]
+			}
+			c.rollout = true
 		}
 		for o := FlagDisabled; o < numOutcomes && vf == nil; o++ {
 			if possible(&f, &env, o) {
@@ -221,6 +230,9 @@ func (c *Compiled) evalTutorial(in *Input, env *CompiledEnvironment) (Result, *C
 		f.EnvFound = true
 		f.EnvEnabled = env.enabled
 		f.Percent = env.percent
+		if env.rollout != nil {
+			f.Rollout, f.Now = env.rollout, in.Now
+		}
 		f.UserListed = in.Subject != "" && env.users.has(in.Subject)
 		f.RegionListed = !f.UserListed && in.Region != "" && env.regions.has(in.Region)
 		if (env.largeUsers || env.largeRegions) && !f.UserListed && !f.RegionListed && f.DefaultEnabled && f.EnvEnabled {

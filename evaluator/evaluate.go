@@ -1,5 +1,7 @@
 package evaluator
 
+import "time"
+
 // Outcome is why an evaluation came out on or off. Its String is the
 // tutorial's reason name.
 type Outcome uint8
@@ -129,6 +131,11 @@ type Input struct {
 	// Flags gives the flag's prerequisites; nil counts every prerequisite
 	// as a missing flag (not met).
 	Flags FlagSource
+	// Now is the instant of the evaluation, read only by environments with
+	// a progressive rollout (Environment.Rollout); the zero time reads as
+	// before every rollout started. Callers need set it only when
+	// [Compiled.HasRollout] (or the flag has prerequisites).
+	Now time.Time
 }
 
 // Result is the value-type answer of one evaluation.
@@ -170,10 +177,17 @@ type Facts struct {
 	RegionListed   bool
 	// Scheme is the flag's bucketing scheme (Flag.Bucketing).
 	Scheme Scheme
+	// Rollout, when not nil, replaces Percent with its percent at Now.
+	Rollout *CompiledRollout
+	// Now is the instant Rollout is read at.
+	Now time.Time
 }
 
 // Decide runs the six evaluation steps on f. It does not allocate.
 func Decide(f Facts) Result {
+	if f.Rollout != nil {
+		f.Percent = f.Rollout.PercentAt(f.Now)
+	}
 	switch {
 	case !f.DefaultEnabled:
 		return Result{Outcome: FlagDisabled, Bucket: -1}

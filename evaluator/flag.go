@@ -101,6 +101,11 @@ type Environment struct {
 	// evaluation asks Input.Members. Never part of the JSON form.
 	LargeUsers   int64 `json:"-"`
 	LargeRegions int64 `json:"-"`
+
+	// Rollout, when set, is the environment's progressive rollout (see
+	// schedule.go): the percent served becomes a function of time, and
+	// RolloutPercent is what readers of the tutorial's fields see.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // HasLargeAllowlist reports whether an allowlist of e was left in Redis.
@@ -131,6 +136,7 @@ func (e Environment) clone() Environment {
 	c.Value = slices.Clone(e.Value)
 	c.AllowlistUsers = slices.Clone(e.AllowlistUsers)
 	c.AllowlistRegions = slices.Clone(e.AllowlistRegions)
+	c.Rollout = e.Rollout.Clone()
 	return c
 }
 

@@ -119,6 +119,10 @@ func parseEnvironments(v *ValidationError, raw json.RawMessage) map[string]Envir
 				decodeField(v, p, raw, &env.AllowlistRegions)
 			case "updatedAt":
 				decodeField(v, p, raw, &env.UpdatedAt)
+			case "rollout":
+				if !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+					decodeStrict(v, p, raw, &env.Rollout, "a rollout object (from, to, start, end or steps, variant)")
+				}
 			default:
 				v.add(p, "is not a known field")
 			}

@@ -134,6 +134,7 @@ func validate(f Flag) *ValidationError {
 				v.add(fmt.Sprintf("%s.allowlistRegions[%d]", path, i), "must not be empty")
 			}
 		}
+		validateRollout(v, &f, path, &env)
 		if f.IsVariantFlag() {
 			if len(env.AllowlistUsers) > 0 || len(env.AllowlistRegions) > 0 {
 				v.add(path, "a variant flag targets users and regions with rules, not allowlists")

@@ -294,6 +294,11 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment, chain *prere
 		vf.serve(&r, idx)
 		return r
 	}
+	if env != nil && env.rollout != nil {
+		if rr, ok := c.rolloutThreshold(in, env); ok {
+			return rr
+		}
+	}
 	if vf.split != nil {
 		return c.splitResult(in, vf.split, Fallthrough)
 	}
