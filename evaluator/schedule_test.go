@@ -124,7 +124,7 @@ func TestRolloutVariantFlagMovesControlToTreatment(t *testing.T) {
 		Key: "new-checkout", DefaultEnabled: true,
 		Variants:       map[string]json.RawMessage{"control": json.RawMessage(`"old"`), "treatment": json.RawMessage(`"new"`)},
 		DefaultVariant: "control",
-		Rules: []evaluator.Rule{{Conditions: []evaluator.Condition{{Attribute: "email", Op: evaluator.OpEndsWith, Values: []any{"@example.com"}}}, Variant: "treatment"}},
+		Rules:          []evaluator.Rule{{Conditions: []evaluator.Condition{{Attribute: "email", Op: evaluator.OpEndsWith, Values: []any{"@example.com"}}}, Variant: "treatment"}},
 		Environments: map[string]evaluator.Environment{"production": {Enabled: true,
 			Rollout: &evaluator.Rollout{Variant: "treatment", From: 0, To: 100,
 				Start: rampStart.Format(time.RFC3339), End: rampStart.Add(100 * time.Hour).Format(time.RFC3339)}}},
