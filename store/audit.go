@@ -30,6 +30,11 @@ type writeConfig struct {
 	checkVersion bool
 	version      int64
 	actor        string
+	// note, watch, guard and also carry release writes (see schedule.go).
+	note  string
+	watch []string
+	guard func(ctx context.Context, tx *redis.Tx) error
+	also  func(ctx context.Context, p redis.Pipeliner, after *evaluator.Flag)
 }
 
 // IfVersion makes the write conditional: it happens only when the flag's
@@ -75,6 +80,11 @@ func (c *writeConfig) prepare(ctx context.Context, s *Store, tx *redis.Tx, key s
 	if c.checkVersion && version != c.version {
 		return nil, fmt.Errorf("write flag %q: stored version is %d, not %d: %w", key, version, c.version, ErrVersionMismatch)
 	}
+	if c.guard != nil {
+		if err := c.guard(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	if !c.audited() {
 		return nil, nil
 	}
@@ -84,6 +94,10 @@ func (c *writeConfig) prepare(ctx context.Context, s *Store, tx *redis.Tx, key s
 // record queues the audit entry of an audited write into the transaction.
 // after is nil for a delete.
 func (c *writeConfig) record(ctx context.Context, s *Store, p redis.Pipeliner, op, key string, before json.RawMessage, after *evaluator.Flag) {
+	if c.also != nil {
+		c.also(ctx, p, after)
+	}
+	s.queueFlagEvent(ctx, p, op, key, c.actor, c.note, after)
 	if !c.audited() {
 		return
 	}
@@ -94,19 +108,18 @@ func (c *writeConfig) record(ctx context.Context, s *Store, p redis.Pipeliner, o
 	if before == nil {
 		before = json.RawMessage("null")
 	}
-	p.XAdd(ctx, &redis.XAddArgs{
-		Stream: s.keys.audit(),
-		MaxLen: AuditMaxLen,
-		Approx: true,
-		Values: []any{
-			"actor", c.actor,
-			"time", timestamp(s.now()),
-			"op", op,
-			"flag", key,
-			"before", string(before),
-			"after", string(afterJSON),
-		},
-	})
+	values := []any{
+		"actor", c.actor,
+		"time", timestamp(s.now()),
+		"op", op,
+		"flag", key,
+		"before", string(before),
+		"after", string(afterJSON),
+	}
+	if c.note != "" {
+		values = append(values, "note", c.note)
+	}
+	p.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.audit(), MaxLen: AuditMaxLen, Approx: true, Values: values})
 }
 
 func (k keys) audit() string { return k.prefix + ":audit" }
@@ -248,6 +261,10 @@ type AuditEntry struct {
 	// After is the definition as stored by the write, as JSON; JSON null for
 	// a delete.
 	After json.RawMessage `json:"after"`
+	// Note says how the write came about when it was not a plain edit
+	// ("scheduled by ana at …, schedule s-…", "request r-… by ana,
+	// approved by ben", "emergency off"); empty otherwise. See [Note].
+	Note string `json:"note,omitempty"`
 }
 
 // auditScanBatch is how many stream entries one XREVRANGE reads while
@@ -299,7 +316,7 @@ func auditEntry(m redis.XMessage) AuditEntry {
 	}
 	return AuditEntry{
 		ID: m.ID, Actor: str("actor"), Time: str("time"), Op: str("op"), Flag: str("flag"),
-		Before: js("before"), After: js("after"),
+		Before: js("before"), After: js("after"), Note: str("note"),
 	}
 }
 

@@ -154,6 +154,10 @@ func (r rawFlag) decode() (evaluator.Flag, error) {
 			return evaluator.Flag{}, err
 		}
 		env.UpdatedAt = re.hash["updatedAt"]
+		ro, ok := re.hash["rollout"]
+		if env.Rollout, err = decodeRollout(r.key, path+".rollout", ro, ok); err != nil {
+			return evaluator.Flag{}, err
+		}
 		env.AllowlistUsers = sortedNonEmpty(re.users)
 		env.AllowlistRegions = sortedNonEmpty(re.regions)
 		env.LargeUsers, env.LargeRegions = re.largeUsers, re.largeRegions

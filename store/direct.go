@@ -61,7 +61,7 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 		simpleCmd = s.simpleGet(ctx, p, key)
 		envsCmd = p.SMembers(ctx, s.keys.envs(key))
 		if envOK {
-			envCmd = p.HMGet(ctx, s.keys.env(key, environment), "enabled", "rolloutPercent", "value", "updatedAt")
+			envCmd = p.HMGet(ctx, s.keys.env(key, environment), "enabled", "rolloutPercent", "value", "updatedAt", "rollout")
 			if subject != "" {
 				userCmd = p.SIsMember(ctx, s.keys.users(key, environment), subject)
 			}
@@ -116,6 +116,10 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 	if d.Value, err = decodeValue(key, path+".value", val, ok); err != nil {
 		return DirectFacts{}, err
 	}
+	ro, ok := ev[4].(string)
+	if d.Facts.Rollout, err = compileStoredRollout(key, path+".rollout", ro, ok); err != nil {
+		return DirectFacts{}, err
+	}
 	if userCmd != nil {
 		d.UserListed = userCmd.Val()
 	}
@@ -132,7 +136,7 @@ func (s *Store) variantFacts(key, environment string, flagHash map[string]string
 	for _, name := range envNames {
 		if name == environment && envCmd != nil && !allNil(envCmd.Val()) {
 			h := map[string]string{}
-			for i, field := range []string{"enabled", "rolloutPercent", "value", "updatedAt"} {
+			for i, field := range []string{"enabled", "rolloutPercent", "value", "updatedAt", "rollout"} {
 				if v, ok := envCmd.Val()[i].(string); ok {
 					h[field] = v
 				}

@@ -12,7 +12,12 @@
 //	P:flag:K:environment:E:users     set   allowlisted subjects
 //	P:flag:K:environment:E:regions   set   allowlisted regions
 //	P:changes                        pub/sub channel of change notices
-//	P:audit                          stream of every write: actor, time, op, before, after
+//	P:audit                          stream of every write: actor, time, op, before, after, note
+//	P:rollouts                       set   flags with a progressive rollout (schedule.go)
+//	P:schedule, P:schedule:ID        zset, hash  scheduled changes (schedule.go)
+//	P:requests, P:request:ID         zset, hash  change requests (requests.go)
+//	P:release:policies               hash  environment → approval policy
+//	P:outbox                         stream of events for webhooks, with WithOutbox (outbox.go)
 //
 // Every write is one MULTI/EXEC: [Store.Upsert] deletes the flag's old keys
 // (old environments included), writes the new ones, bumps "version" and

@@ -34,6 +34,7 @@ type Store struct {
 	now    func() time.Time
 	simple string // prefix of simple flags; "" when off
 	large  int64  // large-set threshold; 0: load every allowlist
+	outbox bool   // every write appends an event to P:outbox (WithOutbox)
 }
 
 // Option configures a Store.
@@ -44,6 +45,7 @@ type config struct {
 	now    func() time.Time
 	simple string
 	large  int64
+	outbox bool
 }
 
 // WithKeyPrefix sets the key prefix. Default: "feature-flags", the
@@ -73,7 +75,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now, simple: c.simple, large: c.large}
+	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now, simple: c.simple, large: c.large, outbox: c.outbox}
 }
 
 // Prefix returns the key prefix.
@@ -193,7 +195,7 @@ func (s *Store) Upsert(ctx context.Context, f evaluator.Flag, opts ...WriteOptio
 			return nil
 		})
 		return err
-	})
+	}, w.watch...)
 	if err != nil {
 		return evaluator.Flag{}, err
 	}
@@ -237,14 +239,14 @@ func (s *Store) Delete(ctx context.Context, key string, opts ...WriteOption) err
 			return nil
 		})
 		return err
-	})
+	}, w.watch...)
 }
 
 // retryTx runs fn under WATCH of the flag's hash, its environment set and
 // the index, retrying when another writer got there first.
-func (s *Store) retryTx(ctx context.Context, key string, fn func(*redis.Tx) error) error {
+func (s *Store) retryTx(ctx context.Context, key string, fn func(*redis.Tx) error, extraWatch ...string) error {
 	for attempt := range maxTxRetries {
-		err := s.rdb.Watch(ctx, fn, s.keys.flag(key), s.keys.envs(key), s.keys.index())
+		err := s.rdb.Watch(ctx, fn, append([]string{s.keys.flag(key), s.keys.envs(key), s.keys.index()}, extraWatch...)...)
 		if !errors.Is(err, redis.TxFailedErr) {
 			return err
 		}
@@ -286,6 +288,7 @@ func (s *Store) deleteKeys(ctx context.Context, p redis.Pipeliner, key string, e
 		ks = append(ks, s.keys.env(key, e), s.keys.users(key, e), s.keys.regions(key, e))
 	}
 	p.Del(ctx, ks...)
+	p.SRem(ctx, s.keys.rollouts(), key)
 }
 
 // writeFlag queues the HSET/SADD sequence of the tutorial's upsert, plus the
@@ -308,17 +311,20 @@ func (s *Store) writeFlag(ctx context.Context, p redis.Pipeliner, f *evaluator.F
 		if env.HasValue() {
 			value = string(env.Value)
 		}
-		p.HSet(ctx, s.keys.env(f.Key, name),
+		p.HSet(ctx, s.keys.env(f.Key, name), append([]any{
 			"enabled", strconv.FormatBool(env.Enabled),
 			"rolloutPercent", strconv.Itoa(env.RolloutPercent),
 			"value", value,
 			"updatedAt", env.UpdatedAt,
-		)
+		}, rolloutField(env.Rollout)...)...)
 		if len(env.AllowlistUsers) > 0 {
 			p.SAdd(ctx, s.keys.users(f.Key, name), toAny(env.AllowlistUsers)...)
 		}
 		if len(env.AllowlistRegions) > 0 {
 			p.SAdd(ctx, s.keys.regions(f.Key, name), toAny(env.AllowlistRegions)...)
+		}
+		if env.Rollout != nil {
+			p.SAdd(ctx, s.keys.rollouts(), f.Key)
 		}
 		f.Environments[name] = env
 	}
