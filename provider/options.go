@@ -23,6 +23,7 @@ type config struct {
 	simplePrefix   string
 	largeSet       int64
 	memberTTL      time.Duration
+	clock          func() time.Time
 }
 
 func defaultConfig() config {
@@ -36,6 +37,20 @@ func defaultConfig() config {
 		largeSet:       10_000,
 		memberTTL:      time.Second,
 		logger:         slog.New(slog.DiscardHandler),
+		clock:          time.Now,
+	}
+}
+
+// WithClock sets the clock progressive rollouts are read at (see
+// evaluator.Rollout). Default: time.Now. It is called only when a flag
+// with a rollout (or with prerequisites) is evaluated, from any goroutine,
+// so it must be safe for concurrent use. For tests; a snapshot needs no
+// reload at a rollout's step: the percent follows the clock.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.clock = now
+		}
 	}
 }
 

@@ -116,6 +116,11 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 	if flags == nil && c.HasPrerequisites() {
 		in.Flags = &directFlags{p: p, ctx: ctx, target: *t}
 	}
+	// Only flags with a rollout read the clock (a prerequisite may have
+	// one); the others pay nothing for it.
+	if c.HasRollout() || c.HasPrerequisites() {
+		in.Now = p.cfg.clock()
+	}
 	ev.ld = c.LaunchDarkly()
 	ev.scheme = c.Scheme()
 	ev.result, env = c.EvaluateEnv(in)
@@ -161,6 +166,9 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, fc of.Flatte
 		var ev evaluation
 		p.evaluateCompiled(ctx, c, flag, fc, &t, nil, &ev)
 		return ev
+	}
+	if facts.Rollout != nil {
+		facts.Now = p.cfg.clock()
 	}
 	r := evaluator.Decide(facts.Facts)
 	ev := evaluation{result: r, scheme: facts.Scheme}
