@@ -1,0 +1,11 @@
+package release_test
+
+import (
+	"testing"
+
+	"github.com/redisflags/redisflags/internal/leakcheck"
+)
+
+// TestMain fails the package when a scheduler's or dispatcher's goroutine
+// outlives the tests.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
