@@ -255,6 +255,9 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seen := s.awaitChange(key)
+	if s.guarded(w, r, key, &f) {
+		return
+	}
 	stored, err := s.store.Upsert(r.Context(), f, append(opts, store.Actor(actor(r)))...)
 	if err != nil {
 		seen(nil)
@@ -277,6 +280,9 @@ func (s *Server) deleteFlag(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seen := s.awaitChange(key)
+	if s.guarded(w, r, key, nil) {
+		return
+	}
 	if err := s.store.Delete(r.Context(), key, append(opts, store.Actor(actor(r)))...); err != nil {
 		seen(nil)
 		writeStoreError(w, key, err)
@@ -470,4 +476,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("remote", r.RemoteAddr),
 		)
 	})
+}
+
+// guarded asks the write guard (WithWriteGuard) about an admin write and
+// answers 409 when it refuses.
+func (s *Server) guarded(w http.ResponseWriter, r *http.Request, key string, next *evaluator.Flag) bool {
+	if s.cfg.writeGuard == nil {
+		return false
+	}
+	if err := s.cfg.writeGuard(r.Context(), key, next); err != nil {
+		writeError(w, http.StatusConflict, "flag %q: %v", key, err)
+		return true
+	}
+	return false
 }

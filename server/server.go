@@ -14,6 +14,7 @@ import (
 	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisflags/redisflags/evaluator"
 	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/store"
 )
@@ -70,6 +71,21 @@ type config struct {
 	heartbeat   time.Duration
 	// streamWriteTimeout bounds each write to a change-stream client.
 	streamWriteTimeout time.Duration
+	now                func() time.Time // nil: the provider's default
+	writeGuard         func(ctx context.Context, key string, next *evaluator.Flag) error
+}
+
+// WithClock sets the clock progressive rollouts are evaluated at, on every
+// route (provider.WithClock). Default: time.Now. For tests.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithWriteGuard makes the admin routes ask guard before a write (next is
+// nil for a delete): a non-nil error is answered 409 with its message and
+// nothing is written. `redisflags serve` uses it to send edits of
+// environments under an approval policy to change requests
+// (release.Service.NeedsRequest). Default: none.
+func WithWriteGuard(guard func(ctx context.Context, key string, next *evaluator.Flag) error) Option {
+	return func(c *config) { c.writeGuard = guard }
 }
 
 type route struct {
@@ -153,6 +169,9 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 	popts := []provider.Option{provider.WithEnvironment(c.environment), provider.WithLogger(c.logger)}
 	if st != nil {
 		popts = append(popts, provider.WithKeyPrefix(st.Prefix()))
+	}
+	if c.now != nil {
+		popts = append(popts, provider.WithClock(c.now))
 	}
 	s.live = provider.New(rdb, append(popts, provider.WithResyncInterval(c.resync))...)
 	s.direct = provider.New(rdb, append(popts, provider.WithDirectReads())...)

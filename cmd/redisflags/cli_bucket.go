@@ -41,7 +41,7 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	in := evaluator.Input{Environment: envName, Subject: subject, Region: *region}
+	in := evaluator.Input{Environment: envName, Subject: subject, Region: *region, Now: now()}
 	res := compiled.Evaluate(in)
 	explainBucket(stdout, f, in, res)
 	return nil

@@ -64,8 +64,8 @@ func (c *conn) open(ctx context.Context) (*redis.Client, *store.Store, error) {
 	return rdb, c.store(rdb), nil
 }
 
-func (c *conn) store(rdb redis.UniversalClient) *store.Store {
-	return store.New(rdb, store.WithKeyPrefix(c.prefix), store.WithClock(func() time.Time { return now() }))
+func (c *conn) store(rdb redis.UniversalClient, opts ...store.Option) *store.Store {
+	return store.New(rdb, append([]store.Option{store.WithKeyPrefix(c.prefix), store.WithClock(func() time.Time { return now() })}, opts...)...)
 }
 
 // newFlagSet returns a flag set for one verb that reports errors rather than

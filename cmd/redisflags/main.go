@@ -9,6 +9,10 @@
 //	redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]                  why a subject gets what it gets
 //	redisflags lint    [--now T] [--stale-after D]                            kill dates passed, stuck rollouts, vague names
 //	redisflags audit   [FLAG] [-n N]                                          who changed what, and when
+//	redisflags schedule add FLAG --at T … | list | cancel ID                 scheduled changes (applied by serve)
+//	redisflags rollout set|pause|resume|rollback FLAG ENV                     progressive rollouts
+//	redisflags request list | show | create | approve | reject | cancel       four-eyes change requests
+//	redisflags policy  list | set ENV [--require-approval] [--emergency-off] which environments need approval
 //
 // Every verb takes --redis-url (default $REDIS_URL) and --key-prefix
 // (default "feature-flags"). Every write is audited: it appends an entry to
@@ -66,6 +70,13 @@ Usage:
   redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]
   redisflags lint    [--now RFC3339] [--stale-after DURATION] [--json]
   redisflags audit   [FLAG] [-n N] [--json]
+  redisflags schedule add FLAG --at T (--on|--off|--percent N|--value JSON|--enable-env|--disable-env|--delete|--definition FILE) [--environment E]
+                     | list [FLAG] [--json] | cancel ID
+  redisflags rollout set FLAG ENV (--from N --to N --start T --end T | --from N --steps "5@T1,25@T2") [--variant V]
+                     | pause FLAG ENV | resume FLAG ENV | rollback FLAG ENV [--percent N]
+  redisflags request list [FLAG] | show ID | create FILE | create-delete FLAG | approve ID [--digest D]
+                     | reject ID --comment C | cancel ID
+  redisflags policy  list | set ENV [--require-approval] [--emergency-off]
 
 Every verb takes --redis-url (default $REDIS_URL) and --key-prefix (default feature-flags);
 every CLI write records --actor (default: the user at the terminal) in the audit trail.
@@ -98,6 +109,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLint(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
+	case "schedule":
+		return runSchedule(ctx, rest, stdout, stderr)
+	case "rollout":
+		return runRollout(ctx, rest, stdout, stderr)
+	case "request":
+		return runRequest(ctx, rest, stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil

@@ -16,9 +16,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisflags/redisflags/server"
+	"github.com/redisflags/redisflags/store"
 )
 
-const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]…"
+const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler]"
 
 // runServe is "redisflags serve": the HTTP server, until ctx ends. It then
 // stops accepting requests, lets those under way finish (10 s at most),
@@ -33,6 +34,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	environment := fs.String("environment", "production", "`environment` evaluated when a request names none")
 	logStream := fs.String("log-stream", "", "also append request logs to this Redis stream `key` (the tutorial's is \"logs\")")
 	resync := fs.Duration("resync", 30*time.Second, "full reload of the OFREP snapshot every `interval`, for writers that publish no change notice")
+	var rel releaseFlags
+	rel.register(fs)
 	var cors stringList
 	fs.Var(&cors, "cors-origin", "allow cross-origin OFREP requests from this `origin` (https://app.example.com; repeatable; \"*\" for any); default none")
 	pos, err := parseArgs(fs, args)
@@ -40,6 +43,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if err := wantArgs(fs, pos, 0, 0); err != nil {
+		return err
+	}
+	hooks, err := rel.webhooks()
+	if err != nil {
 		return err
 	}
 
@@ -67,7 +74,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rdb = client
 	}
 	defer rdb.Close()
-	st := c.store(rdb)
+	// Every write serve makes also queues its webhook event (store.WithOutbox).
+	st := c.store(rdb, store.WithOutbox())
 
 	var handler slog.Handler = slog.NewJSONHandler(stderr, nil)
 	if *logStream != "" {
@@ -82,8 +90,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
 	}
 
-	srv := server.New(rdb, st, server.WithEnvironment(*environment), server.WithAdminToken(*token),
-		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...))
+	srv := server.New(rdb, st, append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(*token),
+		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...),
+		server.WithClock(func() time.Time { return now() })}, releaseOptions(st, *token)...)...)
+	stopRelease := rel.start(st, hooks, logger)
+	defer stopRelease()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

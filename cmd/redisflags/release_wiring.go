@@ -1,0 +1,150 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/release"
+	"github.com/redisflags/redisflags/server"
+	"github.com/redisflags/redisflags/store"
+)
+
+// releaseFlags are serve's options for release automation (docs/design.md
+// §14): the scheduler runs in every replica unless turned off; webhooks
+// get the outbox.
+type releaseFlags struct {
+	hooks       multiFlag
+	secret      string
+	format      string
+	noScheduler bool
+	lease       time.Duration
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func (r *releaseFlags) register(fs *flag.FlagSet) {
+	fs.Var(&r.hooks, "webhook", "post every change, schedule and request event to `NAME=URL` (repeatable)")
+	fs.StringVar(&r.secret, "webhook-secret", "", "HMAC-SHA256 signing `secret` of the webhooks; default $REDISFLAGS_WEBHOOK_SECRET")
+	fs.StringVar(&r.format, "webhook-format", release.FormatJSON, "webhook body `format`: json or slack")
+	fs.BoolVar(&r.noScheduler, "no-scheduler", false, "do not apply scheduled changes nor sync rollouts in this replica")
+	fs.DurationVar(&r.lease, "claim-lease", 10*time.Second, "how long a claimed scheduled change is left to this replica before another may apply it")
+}
+
+func (r *releaseFlags) webhooks() ([]release.Webhook, error) {
+	secret := r.secret
+	if secret == "" {
+		secret = os.Getenv("REDISFLAGS_WEBHOOK_SECRET")
+	}
+	if r.format != release.FormatJSON && r.format != release.FormatSlack {
+		return nil, fmt.Errorf("--webhook-format: %q is neither json nor slack", r.format)
+	}
+	var out []release.Webhook
+	for _, h := range r.hooks {
+		name, raw, ok := strings.Cut(h, "=")
+		if !ok || !evaluator.ValidName(name) {
+			return nil, fmt.Errorf("--webhook: want NAME=URL with a NAME of letters, digits, '.', '_', '-', got %q", redactURL(h))
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--webhook %s: want an http or https URL", name)
+		}
+		out = append(out, release.Webhook{Name: name, URL: raw, Secret: release.Secret(secret), Format: r.format})
+	}
+	if len(out) > 0 && secret == "" {
+		return nil, fmt.Errorf("--webhook needs --webhook-secret or $REDISFLAGS_WEBHOOK_SECRET: receivers must be able to verify deliveries")
+	}
+	return out, nil
+}
+
+// redactURL keeps only what precedes a URL's path: webhook URLs may carry
+// tokens.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if j := strings.IndexByte(s[i+3:], '/'); j >= 0 {
+			return s[:i+3+j] + "/…"
+		}
+	}
+	return s
+}
+
+// start starts the scheduler and the dispatcher; the returned func stops
+// both.
+func (r *releaseFlags) start(st *store.Store, hooks []release.Webhook, logger *slog.Logger) func() {
+	var stops []func()
+	if !r.noScheduler {
+		s := release.NewScheduler(st, release.WithSchedulerLogger(logger), release.WithClaimLease(r.lease),
+			release.WithSchedulerClock(func() time.Time { return now() }))
+		s.Start()
+		stops = append(stops, s.Close)
+		logger.Info("scheduler running")
+	}
+	if len(hooks) > 0 {
+		d := release.NewDispatcher(st, hooks, release.WithDispatcherLogger(logger))
+		d.Start()
+		stops = append(stops, d.Close)
+		for _, h := range hooks {
+			logger.Info("webhook", "name", h.Name, "format", h.Format)
+		}
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
+}
+
+// releaseOptions mounts the release API at /api/release/ behind the admin
+// token (the same Bearer check as the admin routes), with the request's
+// X-Actor name as the actor: the admin token proves access, not identity,
+// so with one shared token four-eyes is only as good as the names people
+// give.
+func releaseOptions(st *store.Store, token string) []server.Option {
+	svc := release.NewService(st, func() time.Time { return now() })
+	h := release.NewHandler(svc, release.WithActorFunc(func(r *http.Request) (string, bool) {
+		name := strings.TrimSpace(strings.Map(func(c rune) rune {
+			if unicode.IsPrint(c) {
+				return c
+			}
+			return -1
+		}, r.Header.Get("X-Actor")))
+		if len(name) > 64 {
+			name = name[:64]
+		}
+		return name, name != ""
+	}))
+	return []server.Option{server.WithRoute("/api/release/", adminOnly(token, http.StripPrefix("/api/release", h)))}
+}
+
+// adminOnly requires "Authorization: Bearer token" when token is set,
+// comparing SHA-256 digests in constant time.
+func adminOnly(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="redisflags admin"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"the release API needs the header Authorization: Bearer <admin token>"}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
