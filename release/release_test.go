@@ -29,7 +29,9 @@ func flagAt(key string, pct int) evaluator.Flag {
 // TestSchedulersApplyEachChangeOnce: three schedulers on one Redis apply
 // 200 due changes, each exactly once (one audit entry each).
 func TestSchedulersApplyEachChangeOnce(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+	// A real redis-server only: three appliers contending on miniredis
+	// under -race take minutes, which proves nothing more.
+	func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := t.Context()
 		require.NoError(t, rdb.FlushAll(ctx).Err())
 		st := store.New(rdb)
@@ -54,7 +56,7 @@ func TestSchedulersApplyEachChangeOnce(t *testing.T) {
 		require.Eventually(t, func() bool {
 			l, err := st.ListScheduled(ctx, "")
 			return err == nil && len(l) == 0
-		}, 30*time.Second, 50*time.Millisecond)
+		}, 90*time.Second, 50*time.Millisecond)
 		for _, s := range scheds {
 			s.Close()
 			s.Close()
@@ -72,7 +74,7 @@ func TestSchedulersApplyEachChangeOnce(t *testing.T) {
 		for id := range ids {
 			assert.Equal(t, 1, count[id], "change %s", id)
 		}
-	})
+	}(t, redistest.Start(t).Client(t))
 }
 
 func TestSchedulerSyncsRolloutPercentAndPauses(t *testing.T) {

@@ -213,3 +213,27 @@ func (s *Service) Approve(ctx context.Context, reviewer, id, digest string) (sto
 func (s *Service) Expired(ctx context.Context) ([]Expired, error) {
 	return ExpiredFlags(ctx, s.st, s.now())
 }
+
+// NeedsRequest reports whether writing next (nil: deleting the flag key)
+// must go through a change request under the environments' policies: true
+// when it changes a guarded environment and is not an emergency off those
+// environments allow. Writers that bypass Service (an admin route) call it
+// to refuse such an edit rather than apply it unreviewed.
+func (s *Service) NeedsRequest(ctx context.Context, key string, next *evaluator.Flag) (bool, error) {
+	if policies, err := s.st.Policies(ctx); err != nil || len(policies) == 0 {
+		return false, err // no policy: nothing more to read
+	}
+	cur, err := s.st.Get(ctx, key)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	if next == nil && !exists {
+		return false, nil
+	}
+	need, emergencyOK, err := s.needsApproval(ctx, cur, exists, next)
+	if err != nil || !need {
+		return false, err
+	}
+	return !(emergencyOK && exists && next != nil && isTurnOff(cur, *next)), nil
+}

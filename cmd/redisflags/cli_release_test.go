@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,4 +68,24 @@ func TestCLIScheduleRolloutAndRequests(t *testing.T) {
 	f, err = st.Get(ctx, "banner")
 	require.NoError(t, err)
 	assert.Equal(t, 80, f.Environments["production"].RolloutPercent)
+}
+
+func TestAdminRouteRefusesAGuardedEdit(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ts := startReleaseServer(t, rdb, time.Now)
+	st := store.New(rdb)
+	_, err := st.Upsert(t.Context(), evaluator.Flag{Key: "banner", DefaultEnabled: true, Environments: map[string]evaluator.Environment{"production": {Enabled: true, RolloutPercent: 5}}})
+	require.NoError(t, err)
+	require.NoError(t, st.SetPolicy(t.Context(), "production", store.Policy{RequireApproval: true, EmergencyOff: true}))
+	resp, body := ts.do(t, "PUT", "/api/admin/flags/banner", strings.NewReader(`{"defaultEnabled":true,"environments":{"production":{"enabled":true,"rolloutPercent":50}}}`))
+	assert.Equal(t, 409, resp.StatusCode, body)
+	assert.Contains(t, body, "/api/release/flags/banner")
+	resp, body = ts.do(t, "PUT", "/api/admin/flags/banner", strings.NewReader(`{"defaultEnabled":true,"environments":{"production":{"enabled":false,"rolloutPercent":5}}}`))
+	assert.Equal(t, 200, resp.StatusCode, "an emergency off passes: %s", body)
+	resp, body = ts.do(t, "PUT", "/api/release/flags/banner", strings.NewReader(`{"defaultEnabled":true,"environments":{"production":{"enabled":true,"rolloutPercent":50}}}`), "X-Actor", "ana")
+	assert.Equal(t, 202, resp.StatusCode, body)
+	assert.Contains(t, body, `"request"`)
+	resp, _ = ts.do(t, "GET", "/api/release/requests", nil)
+	assert.Equal(t, 401, resp.StatusCode, "the release API needs an actor")
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -125,7 +127,25 @@ func releaseOptions(st *store.Store, token string) []server.Option {
 		}
 		return name, name != ""
 	}))
-	return []server.Option{server.WithRoute("/api/release/", adminOnly(token, http.StripPrefix("/api/release", h)))}
+	// Admin-route edits of an environment under an approval policy are
+	// refused (409), pointing to the release API, which makes them change
+	// requests; an emergency off the policy allows passes.
+	guard := func(ctx context.Context, key string, next *evaluator.Flag) error {
+		need, err := svc.NeedsRequest(ctx, key, next)
+		switch {
+		case errors.Is(err, store.ErrCorrupt):
+			return nil // the write itself reports or repairs it
+		case err != nil:
+			return fmt.Errorf("read its approval policy: %w", err)
+		case need:
+			return fmt.Errorf("an environment it changes requires approval; PUT or DELETE /api/release/flags/%s makes a change request", key)
+		}
+		return nil
+	}
+	return []server.Option{
+		server.WithRoute("/api/release/", adminOnly(token, http.StripPrefix("/api/release", h))),
+		server.WithWriteGuard(guard),
+	}
 }
 
 // adminOnly requires "Authorization: Bearer token" when token is set,
