@@ -94,20 +94,28 @@ func TestRolloutMembershipMonotonic(t *testing.T) {
 	require.NoError(t, err)
 	const n = 10000
 	in := make([]bool, n)
-	for step := 0; step <= 110; step++ {
+	subjects := make([]string, n)
+	for i := range n {
+		subjects[i] = fmt.Sprintf("user-%d", i)
+	}
+	for step := 0; step <= 110; step += 5 {
 		at := rampStart.Add(time.Duration(step) * time.Hour)
 		count := 0
-		for i := range n {
-			r := c.Evaluate(evaluator.Input{Environment: "production", Subject: fmt.Sprintf("user-%d", i), Now: at})
-			require.Equal(t, evaluator.NoError, r.Err)
+		for i, subject := range subjects {
+			r := c.Evaluate(evaluator.Input{Environment: "production", Subject: subject, Now: at})
+			if r.Err != evaluator.NoError {
+				t.Fatalf("%s at %v: error %v", subject, at, r.Err)
+			}
 			if in[i] && !r.On {
-				t.Fatalf("user-%d was in and left at %v", i, at)
+				t.Fatalf("%s was in and left at %v", subject, at)
 			}
 			in[i] = r.On
 			if r.On {
 				count++
 			}
-			assert.Equal(t, referenceBucket("checkout-banner", "production", fmt.Sprintf("user-%d", i)), r.Bucket)
+			if step == 0 && r.Bucket != referenceBucket("checkout-banner", "production", subject) {
+				t.Fatalf("%s: bucket %d", subject, r.Bucket)
+			}
 		}
 		pct := min(100, 1+int(float64(99)*float64(step)/100))
 		assert.Equal(t, pct, c.Evaluate(evaluator.Input{Environment: "production", Subject: "x", Now: at}).Percent)
