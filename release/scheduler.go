@@ -160,6 +160,7 @@ func (s *Scheduler) ApplyDue(ctx context.Context) (int, error) {
 			return applied, err
 		}
 		var errs []error
+		waiting := false
 		for _, id := range ids {
 			c, err := s.st.ApplyScheduled(ctx, id)
 			switch {
@@ -167,13 +168,15 @@ func (s *Scheduler) ApplyDue(ctx context.Context) (int, error) {
 				applied++
 				s.cfg.logger.Info("redisflags scheduler: applied", "id", id, "flag", c.Flag, "op", c.Op, "scheduledBy", c.ScheduledBy, "replica", s.cfg.id)
 			case errors.Is(err, store.ErrNotPending):
+			case errors.Is(err, store.ErrNotFirst):
+				waiting = true // an earlier change of its flag goes first; next poll
 			case errors.Is(err, evaluator.ErrInvalid), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
 				s.cfg.logger.Warn("redisflags scheduler: change failed", "id", id, "err", err)
 			default:
 				errs = append(errs, err)
 			}
 		}
-		if len(ids) < s.cfg.batch || len(errs) > 0 || ctx.Err() != nil {
+		if len(ids) < s.cfg.batch || len(errs) > 0 || waiting || ctx.Err() != nil {
 			return applied, errors.Join(errs...)
 		}
 	}

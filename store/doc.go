@@ -15,6 +15,7 @@
 //	P:audit                          stream of every write: actor, time, op, before, after, note
 //	P:rollouts                       set   flags with a progressive rollout (schedule.go)
 //	P:schedule, P:schedule:ID        zset, hash  scheduled changes (schedule.go)
+//	P:schedule-of:K                  zset  one flag's pending changes, by due time
 //	P:requests, P:request:ID         zset, hash  change requests (requests.go)
 //	P:release:policies               hash  environment → approval policy
 //	P:outbox                         stream of events for webhooks, with WithOutbox (outbox.go)

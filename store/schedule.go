@@ -37,6 +37,11 @@ import (
 func (k keys) rollouts() string           { return k.prefix + ":rollouts" }
 func (k keys) schedule() string           { return k.prefix + ":schedule" }
 func (k keys) scheduled(id string) string { return k.prefix + ":schedule:" + id }
+
+// scheduleOf is the zset of one flag's pending changes, scored by due time:
+// a change applies only when it is the first of its flag, so one flag's
+// changes apply in due order whichever replica claims them.
+func (k keys) scheduleOf(flag string) string { return k.prefix + ":schedule-of:" + flag }
 func (k keys) requests() string           { return k.prefix + ":requests" }
 func (k keys) request(id string) string   { return k.prefix + ":request:" + id }
 func (k keys) policies() string           { return k.prefix + ":release:policies" }
@@ -308,6 +313,7 @@ func (s *Store) Schedule(ctx context.Context, c ScheduledChange) (ScheduledChang
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.keys.scheduled(c.ID), "state", c.State, "data", string(data))
 		p.ZAdd(ctx, s.keys.schedule(), redis.Z{Score: float64(at.UnixMilli()), Member: c.ID})
+		p.ZAdd(ctx, s.keys.scheduleOf(c.Flag), redis.Z{Score: float64(at.UnixMilli()), Member: c.ID})
 		s.queueEvent(ctx, p, Event{Type: EventScheduleCreated, Flag: c.Flag, Actor: c.ScheduledBy, Data: data})
 		return nil
 	})
@@ -403,6 +409,9 @@ func (s *Store) finish(ctx context.Context, key, set, id string, update func(dat
 			p.HSet(ctx, key, "state", newState.State, "data", newData)
 			p.PExpire(ctx, key, finishedTTL)
 			p.ZRem(ctx, set, id)
+			if set == s.keys.schedule() && ev.Flag != "" {
+				p.ZRem(ctx, s.keys.scheduleOf(ev.Flag), id)
+			}
 			s.queueEvent(ctx, p, ev)
 			return nil
 		})
@@ -450,6 +459,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 // errApplied stops an apply whose entry another replica finished first.
 var errApplied = errors.New("already applied")
 
+// ErrNotFirst is returned (wrapped) by ApplyScheduled when an earlier
+// change of the same flag is still pending: it must apply first. The
+// change is left due, to be claimed again at once.
+var ErrNotFirst = errors.New("an earlier change of the flag is pending")
+
 // ApplyScheduled applies one scheduled change now, exactly once: the flag
 // write, its audit entry (actor: who scheduled it; note: "scheduled by A at
 // T0, applied at T (ID)"), its outbox event and the entry's move to
@@ -467,13 +481,13 @@ func (s *Store) ApplyScheduled(ctx context.Context, id string) (ScheduledChange,
 		s.rdb.ZRem(ctx, s.keys.schedule(), id)
 		return c, fmt.Errorf("apply scheduled change %s: it is %s: %w", id, c.State, ErrNotPending)
 	}
-	key := s.keys.scheduled(id)
+	key, perFlag := s.keys.scheduled(id), s.keys.scheduleOf(c.Flag)
 	var applied ScheduledChange
 	opts := func(extra ...WriteOption) []WriteOption {
 		now := s.now()
 		note := fmt.Sprintf("scheduled by %s at %s, applied at %s (%s)", c.ScheduledBy, c.CreatedAt, timestamp(now), id)
 		return append([]WriteOption{Actor(c.ScheduledBy), Note(note), func(w *writeConfig) {
-			w.watch = append(w.watch, key)
+			w.watch = append(w.watch, key, perFlag)
 			w.guard = func(ctx context.Context, tx *redis.Tx) error {
 				st, err := tx.HGet(ctx, key, "state").Result()
 				if err != nil {
@@ -481,6 +495,13 @@ func (s *Store) ApplyScheduled(ctx context.Context, id string) (ScheduledChange,
 				}
 				if st != StatePending {
 					return errApplied
+				}
+				first, err := tx.ZRange(ctx, perFlag, 0, 0).Result()
+				if err != nil {
+					return err
+				}
+				if len(first) == 1 && first[0] != id {
+					return ErrNotFirst
 				}
 				return nil
 			}
@@ -494,6 +515,7 @@ func (s *Store) ApplyScheduled(ctx context.Context, id string) (ScheduledChange,
 				p.HSet(ctx, key, "state", StateApplied, "data", string(b))
 				p.PExpire(ctx, key, finishedTTL)
 				p.ZRem(ctx, s.keys.schedule(), id)
+				p.ZRem(ctx, perFlag, id)
 			}
 		}}, extra...)
 	}
@@ -520,6 +542,13 @@ func (s *Store) ApplyScheduled(ctx context.Context, id string) (ScheduledChange,
 		return applied, nil
 	case errors.Is(err, errApplied):
 		return c, fmt.Errorf("apply scheduled change %s: %w", id, ErrNotPending)
+	case errors.Is(err, ErrNotFirst):
+		// Back to its due time: claimed again at the next poll, after the
+		// earlier change (whose claimer applies it now, or whose lease
+		// returns it if that claimer died).
+		at, _ := time.Parse(time.RFC3339Nano, c.At)
+		s.rdb.ZAddXX(ctx, s.keys.schedule(), redis.Z{Score: float64(at.UnixMilli()), Member: id})
+		return c, fmt.Errorf("apply scheduled change %s: %w", id, ErrNotFirst)
 	case errors.Is(err, ErrNotFound), errors.Is(err, evaluator.ErrInvalid), errors.Is(err, ErrCorrupt):
 		reason := err.Error()
 		ferr := s.finish(ctx, key, s.keys.schedule(), id, func(data string) (string, Event, error) {

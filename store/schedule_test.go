@@ -270,3 +270,32 @@ func TestOutboxOnlyWhenOn(t *testing.T) {
 		assert.Equal(t, events[0].ID, cur)
 	})
 }
+
+func TestScheduledChangesOfOneFlagApplyInDueOrder(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := t.Context()
+		s := store.New(rdb)
+		_, err := s.Upsert(ctx, banner())
+		require.NoError(t, err)
+		off, on := false, true
+		first, err := s.Schedule(ctx, store.ScheduledChange{Flag: "checkout-banner", At: "2026-01-01T00:00:00Z", Op: store.OpPatch, Patch: &store.Patch{DefaultEnabled: &off}, ScheduledBy: "ana"})
+		require.NoError(t, err)
+		second, err := s.Schedule(ctx, store.ScheduledChange{Flag: "checkout-banner", At: "2026-01-01T00:00:01Z", Op: store.OpPatch, Patch: &store.Patch{DefaultEnabled: &on}, ScheduledBy: "ana"})
+		require.NoError(t, err)
+		_, err = s.ApplyScheduled(ctx, second.ID)
+		require.ErrorIs(t, err, store.ErrNotFirst, "the later change waits for the earlier")
+		ids, err := s.ClaimDue(ctx, time.Now(), time.Minute, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{first.ID, second.ID}, ids, "and is due again at once")
+		_, err = s.ApplyScheduled(ctx, first.ID)
+		require.NoError(t, err)
+		_, err = s.ApplyScheduled(ctx, second.ID)
+		require.NoError(t, err)
+		f, err := s.Get(ctx, "checkout-banner")
+		require.NoError(t, err)
+		assert.True(t, f.DefaultEnabled, "off, then on")
+		n, err := rdb.Exists(ctx, "feature-flags:schedule-of:checkout-banner").Result()
+		require.NoError(t, err)
+		assert.Zero(t, n, "the flag's pending set is emptied")
+	})
+}

@@ -215,6 +215,12 @@ func TestThreeReplicasApply200ScheduledChangesOnce(t *testing.T) {
 		require.Equal(t, store.StateApplied, c.State)
 	}
 	assert.Len(t, count, 200)
+	// One flag's changes apply in due order: the last is what it serves.
+	for i := 180; i < 200; i++ {
+		f, err := st.Get(ctx, fmt.Sprintf("flag-%02d", i%20))
+		require.NoError(t, err)
+		assert.Equal(t, i%101, f.Environments["production"].RolloutPercent)
+	}
 	for _, r := range replicas[1:] {
 		require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 		done := make(chan error, 1)
