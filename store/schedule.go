@@ -42,10 +42,10 @@ func (k keys) scheduled(id string) string { return k.prefix + ":schedule:" + id 
 // a change applies only when it is the first of its flag, so one flag's
 // changes apply in due order whichever replica claims them.
 func (k keys) scheduleOf(flag string) string { return k.prefix + ":schedule-of:" + flag }
-func (k keys) requests() string           { return k.prefix + ":requests" }
-func (k keys) request(id string) string   { return k.prefix + ":request:" + id }
-func (k keys) policies() string           { return k.prefix + ":release:policies" }
-func (k keys) expiredNotices() string     { return k.prefix + ":release:expired" }
+func (k keys) requests() string              { return k.prefix + ":requests" }
+func (k keys) request(id string) string      { return k.prefix + ":request:" + id }
+func (k keys) policies() string              { return k.prefix + ":release:policies" }
+func (k keys) expiredNotices() string        { return k.prefix + ":release:expired" }
 
 // MaxPending bounds the pending scheduled changes and the pending change
 // requests of one store (each), so that nothing public fills Redis.
