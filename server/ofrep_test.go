@@ -496,5 +496,14 @@ func TestAParseErrorFailsOnlyItsEnvironmentOnEveryRoute(t *testing.T) {
 		resp, body = ts.do(t, http.MethodGet, "/api/flags/split-env/evaluate?subject=u&environment=staging", nil)
 		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, body)
 		assert.Contains(t, body, "environments.staging.enabled")
+
+		// A flag that does not parse at all: its payload key is a
+		// PARSE_ERROR item too, as Go answers it (not a missing flag).
+		require.NoError(t, rdb.HSet(t.Context(), "feature-flags:flag:split-env", "defaultEnabled", "maybe").Err())
+		ts.settle(t)
+		_, flags = bulk(t, ts.url, `{"context":{"targetingKey":"u"}}`, "")
+		require.Len(t, flags, 2)
+		assert.Equal(t, "split-env:payload", flags[1]["key"])
+		assert.Equal(t, "PARSE_ERROR", flags[1]["errorCode"])
 	})
 }
