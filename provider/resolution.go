@@ -220,6 +220,10 @@ type FlagInfo struct {
 	// Err is why the stored flag does not parse or compile (it then
 	// resolves with PARSE_ERROR); nil otherwise.
 	Err error
+	// EnvErrs are the environments whose stored fields do not parse (each
+	// resolves with PARSE_ERROR; Definition leaves them out, so it must
+	// not be written back); nil when there are none.
+	EnvErrs map[string]error
 }
 
 // ErrNotLoaded is returned by Flags before the first load.
@@ -246,7 +250,7 @@ func (p *Provider) Flags(ctx context.Context) ([]FlagInfo, error) {
 	out := make([]FlagInfo, 0, len(entries))
 	for _, k := range slices.Sorted(maps.Keys(entries)) {
 		e := entries[k]
-		fi := FlagInfo{Key: k, Err: e.err}
+		fi := FlagInfo{Key: k, Err: e.err, EnvErrs: maps.Clone(e.envErrs)}
 		if e.compiled != nil {
 			fi.Kind, fi.Definition = kindOf(e.compiled), e.compiled.Definition()
 		}

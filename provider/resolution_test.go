@@ -172,3 +172,34 @@ func TestRevisionIsTheSameForTheSameData(t *testing.T) {
 		assert.Equal(t, p1.Revision(), p2.Revision())
 	})
 }
+
+// TestAParseErrorFailsOnlyItsEnvironment: a field that does not parse in
+// one environment fails that environment with PARSE_ERROR (naming the
+// field) and the others keep answering, in both modes (docs/design.md §8).
+func TestAParseErrorFailsOnlyItsEnvironment(t *testing.T) {
+	eachModeAndServer(t, func(t *testing.T, rdb redis.UniversalClient, opts []provider.Option) {
+		ctx := t.Context()
+		require.NoError(t, rdb.FlushAll(ctx).Err())
+		putFlag(t, rdb, "split-env", `{"defaultEnabled":true,"environments":{
+			"production":{"enabled":true,"rolloutPercent":100},"staging":{"enabled":true,"rolloutPercent":100}}}`)
+		require.NoError(t, rdb.HSet(ctx, "feature-flags:flag:split-env:environment:staging", "rolloutPercent", "abc").Err())
+		p := started(t, provider.New(rdb, opts...))
+
+		prod := p.BooleanEvaluation(ctx, "split-env", false, of.FlattenedContext{of.TargetingKey: "u1"})
+		require.NoError(t, prod.Error(), "production still answers")
+		assert.True(t, prod.Value)
+		st := p.BooleanEvaluation(ctx, "split-env", false, of.FlattenedContext{of.TargetingKey: "u1", "environment": "staging"})
+		assert.Equal(t, of.ParseErrorCode, st.ResolutionDetail().ErrorCode)
+		assert.Contains(t, st.ResolutionDetail().ErrorMessage, "environments.staging.rolloutPercent")
+		r := p.Resolve(ctx, "split-env", of.FlattenedContext{of.TargetingKey: "u1", "environment": "staging"})
+		assert.Equal(t, of.ParseErrorCode, r.ErrorCode)
+
+		flags, err := p.Flags(ctx)
+		require.NoError(t, err)
+		require.Len(t, flags, 1)
+		assert.NoError(t, flags[0].Err)
+		assert.Contains(t, flags[0].EnvErrs, "staging")
+		_, err = store.New(rdb).Get(ctx, "split-env")
+		assert.ErrorIs(t, err, store.ErrCorrupt, "the store still refuses the flag as a whole: nothing writes the partial one back")
+	})
+}

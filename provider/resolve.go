@@ -82,6 +82,11 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		ev.err = &e
 		return
 	}
+	if envErr, bad := ent.envErrs[t.environment]; bad {
+		e := of.NewParseErrorResolutionError(envErr.Error())
+		ev.err = &e
+		return
+	}
 	p.evaluateCompiled(ctx, ent.compiled, flag, fc, &t, snap, ev)
 }
 

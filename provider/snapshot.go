@@ -41,9 +41,17 @@ type entry struct {
 	compiled    *evaluator.Compiled
 	err         error
 	fingerprint uint64
+	// envErrs are the environments whose stored fields do not parse: they
+	// resolve with PARSE_ERROR, the others from compiled (docs/design.md §8).
+	envErrs map[string]error
 }
 
 func newEntry(r store.Record, k *evaluator.Compiler) *entry {
+	if r.Err != nil && r.Partial != nil {
+		if c, err := k.Compile(*r.Partial); err == nil {
+			return &entry{compiled: c, envErrs: r.EnvErrs, fingerprint: r.Fingerprint}
+		}
+	}
 	if r.Err != nil {
 		return &entry{err: r.Err, fingerprint: r.Fingerprint}
 	}

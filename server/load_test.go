@@ -71,7 +71,7 @@ func drive(ctx context.Context, workers int, d time.Duration, limit int, newReq 
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotModified {
 					failures.Add(1)
 				}
 				lat[w] = append(lat[w], time.Since(t0))
@@ -103,17 +103,61 @@ func loadSettings(tb testing.TB) (time.Duration, int) {
 	return d, workers
 }
 
-// loadServer is a server on a real redis-server with the tutorial's flag.
+// loadFlags is how many flags the load server holds (the tutorial's and
+// copies of it): a bulk answer has 2 × loadFlags items (K and K:payload).
+const loadFlags = 20
+
+// loadServer is a server on a real redis-server with the tutorial's flag
+// and loadFlags-1 more like it.
 func loadServer(tb testing.TB) *testServer {
 	srv := redistest.Start(tb)
 	ts := startServer(tb, srv.Client(tb), "")
-	req, err := http.NewRequest("PUT", ts.url+"/api/admin/flags/checkout-banner", strings.NewReader(tutorialBody))
-	require.NoError(tb, err)
-	resp, err := http.DefaultClient.Do(req)
+	for i := range loadFlags {
+		key := "checkout-banner"
+		if i > 0 {
+			key = fmt.Sprintf("banner-%d", i)
+		}
+		req, err := http.NewRequest("PUT", ts.url+"/api/admin/flags/"+key, strings.NewReader(tutorialBody))
+		require.NoError(tb, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(tb, err)
+		resp.Body.Close()
+		require.Equal(tb, http.StatusOK, resp.StatusCode)
+	}
+	ts.settle(tb)
+	return ts
+}
+
+func bulkRequest(url string) func(int) (*http.Request, error) {
+	return func(i int) (*http.Request, error) {
+		return http.NewRequest("POST", url+"/ofrep/v1/evaluate/flags",
+			strings.NewReader(fmt.Sprintf(`{"context":{"targetingKey":"user-%d","region":"eu-central"}}`, i)))
+	}
+}
+
+// notModifiedRequest is a web client's poll: the same context with the
+// ETag of its last answer, which a snapshot unchanged answers with 304.
+func notModifiedRequest(tb testing.TB, url string) func(int) (*http.Request, error) {
+	const body = `{"context":{"targetingKey":"user-1","region":"eu-central"}}`
+	resp, err := http.Post(url+"/ofrep/v1/evaluate/flags", "application/json", strings.NewReader(body))
 	require.NoError(tb, err)
 	resp.Body.Close()
-	require.Equal(tb, http.StatusOK, resp.StatusCode)
-	return ts
+	tag := resp.Header.Get("ETag")
+	require.NotEmpty(tb, tag)
+	req, err := http.NewRequest("POST", url+"/ofrep/v1/evaluate/flags", strings.NewReader(body))
+	require.NoError(tb, err)
+	req.Header.Set("If-None-Match", tag)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(tb, err)
+	resp.Body.Close()
+	require.Equal(tb, http.StatusNotModified, resp.StatusCode)
+	return func(int) (*http.Request, error) {
+		req, err := http.NewRequest("POST", url+"/ofrep/v1/evaluate/flags", strings.NewReader(body))
+		if err == nil {
+			req.Header.Set("If-None-Match", tag)
+		}
+		return req, err
+	}
 }
 
 func evaluateRequest(url string) func(int) (*http.Request, error) {
@@ -142,6 +186,8 @@ func TestLoadEvaluate(t *testing.T) {
 	}{
 		{"GET /api/flags/{flagKey}/evaluate", evaluateRequest(ts.url)},
 		{"POST /ofrep/v1/evaluate/flags/{key}", ofrepRequest(ts.url)},
+		{"POST /ofrep/v1/evaluate/flags", bulkRequest(ts.url)},
+		{"POST /ofrep/v1/evaluate/flags (304)", notModifiedRequest(t, ts.url)},
 	} {
 		s := drive(t.Context(), workers, d, 10_000_000, c.req)
 		t.Logf("%s, %d clients: %v", c.name, workers, s)
@@ -161,6 +207,8 @@ func BenchmarkEvaluateEndpoint(b *testing.B) {
 	}{
 		{"tutorial", evaluateRequest(ts.url)},
 		{"ofrep", ofrepRequest(ts.url)},
+		{"ofrep-bulk", bulkRequest(ts.url)},
+		{"ofrep-bulk-304", notModifiedRequest(b, ts.url)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -33,7 +33,8 @@ import (
 //     returns the default with that reason; the server-side npm provider
 //     0.1.x, which needs a value, returns the default with a GENERAL error.
 //
-// Bulk answers carry every flag and, for each tutorial flag K, K:payload;
+// Bulk answers carry every flag and, for each tutorial flag K (and each
+// flag that does not parse), K:payload;
 // a flag that cannot be evaluated for this context (a bad attribute, a
 // parse error) is an item with its own error code, never a failure of the
 // whole request: a web client then keeps no previous user's values.
@@ -149,7 +150,9 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request) {
 	out := bulkResponse{Flags: make([]ofrepResult, 0, 2*len(keys)), EventStreams: s.eventStreams(r)}
 	for _, k := range keys {
 		out.Flags = append(out.Flags, toOFREP(s.live.Resolve(r.Context(), k.Name, fc)))
-		if k.Kind == provider.KindTutorial {
+		// A flag that does not parse may be a tutorial flag: its payload
+		// key is an item too (PARSE_ERROR, as Go answers it), not missing.
+		if k.Kind == provider.KindTutorial || k.Kind == "" {
 			out.Flags = append(out.Flags, toOFREP(s.live.Resolve(r.Context(), k.Name+provider.PayloadSuffix, fc)))
 		}
 	}

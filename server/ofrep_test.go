@@ -466,3 +466,44 @@ func FuzzReadContext(f *testing.F) {
 		}
 	})
 }
+
+// TestAParseErrorFailsOnlyItsEnvironmentOnEveryRoute: OFREP (single and
+// bulk) and the evaluate route fail only the environment whose field does
+// not parse.
+func TestAParseErrorFailsOnlyItsEnvironmentOnEveryRoute(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ts := startServer(t, rdb, "")
+		f, err := evaluator.ParseFlag([]byte(`{"defaultEnabled":true,"environments":{
+			"production":{"enabled":true,"rolloutPercent":100},"staging":{"enabled":true,"rolloutPercent":100}}}`), "split-env")
+		require.NoError(t, err)
+		_, err = ts.store.Upsert(t.Context(), f)
+		require.NoError(t, err)
+		require.NoError(t, rdb.HSet(t.Context(), "feature-flags:flag:split-env:environment:staging", "enabled", "maybe").Err())
+		ts.settle(t)
+
+		resp, body := ts.do(t, http.MethodPost, "/ofrep/v1/evaluate/flags/split-env", strings.NewReader(`{"context":{"targetingKey":"u"}}`))
+		assert.Equal(t, http.StatusOK, resp.StatusCode, body)
+		resp, body = ts.do(t, http.MethodPost, "/ofrep/v1/evaluate/flags/split-env", strings.NewReader(`{"context":{"targetingKey":"u","environment":"staging"}}`))
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+		assert.Contains(t, body, `"errorCode":"PARSE_ERROR"`)
+		assert.Contains(t, body, "environments.staging.enabled")
+		_, flags := bulk(t, ts.url, `{"context":{"targetingKey":"u"}}`, "")
+		require.NotEmpty(t, flags)
+		assert.Equal(t, true, flags[0]["value"], "bulk in production")
+
+		resp, body = ts.do(t, http.MethodGet, "/api/flags/split-env/evaluate?subject=u", nil)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, body)
+		resp, body = ts.do(t, http.MethodGet, "/api/flags/split-env/evaluate?subject=u&environment=staging", nil)
+		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, body)
+		assert.Contains(t, body, "environments.staging.enabled")
+
+		// A flag that does not parse at all: its payload key is a
+		// PARSE_ERROR item too, as Go answers it (not a missing flag).
+		require.NoError(t, rdb.HSet(t.Context(), "feature-flags:flag:split-env", "defaultEnabled", "maybe").Err())
+		ts.settle(t)
+		_, flags = bulk(t, ts.url, `{"context":{"targetingKey":"u"}}`, "")
+		require.Len(t, flags, 2)
+		assert.Equal(t, "split-env:payload", flags[1]["key"])
+		assert.Equal(t, "PARSE_ERROR", flags[1]["errorCode"])
+	})
+}

@@ -22,22 +22,6 @@ func WireFlag(f evaluator.Flag) evaluator.Flag {
 	return f
 }
 
-// flagList is the list route's shape.
-type flagList struct {
-	Flags []evaluator.Flag `json:"flags"`
-	// Errors lists stored flags that do not parse (left out of Flags).
-	Errors []string `json:"errors,omitempty"`
-}
-
-func newFlagList(flags []evaluator.Flag, loadErr error) flagList {
-	l := flagList{Flags: make([]evaluator.Flag, 0, len(flags))}
-	for _, f := range flags {
-		l.Flags = append(l.Flags, WireFlag(f))
-	}
-	l.Errors = splitJoined(loadErr)
-	return l
-}
-
 // splitJoined returns the messages of an errors.Join, or of one error.
 func splitJoined(err error) []string {
 	if err == nil {

@@ -116,6 +116,24 @@ func decodeValue(flag, field, v string, present bool) (json.RawMessage, error) {
 // decode turns what was read from Redis into a definition. It never panics on
 // any stored bytes (FuzzDecode checks).
 func (r rawFlag) decode() (evaluator.Flag, error) {
+	f, _, err := r.decodeEnvs(false)
+	return f, err
+}
+
+// partial decodes the flag leaving out the environments whose fields do
+// not parse; it returns nil when something else fails too.
+func (r rawFlag) partial() (*evaluator.Flag, map[string]error) {
+	f, envErrs, err := r.decodeEnvs(true)
+	if err != nil || len(envErrs) == 0 {
+		return nil, nil
+	}
+	return &f, envErrs
+}
+
+// decodeEnvs is decode; with tolerant, an environment whose fields do not
+// parse is left out and its error returned in envErrs instead.
+func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, error) {
+	var envErrs map[string]error
 	f := evaluator.Flag{
 		Key:          r.key,
 		Description:  r.hash["description"],
@@ -125,39 +143,47 @@ func (r rawFlag) decode() (evaluator.Flag, error) {
 	var err error
 	d, ok := r.hash["defaultEnabled"]
 	if f.DefaultEnabled, err = decodeBool(r.key, "defaultEnabled", d, ok); err != nil {
-		return evaluator.Flag{}, err
+		return evaluator.Flag{}, nil, err
 	}
 	v, ok := r.hash["version"]
 	if f.Version, err = decodeVersion(r.key, v, ok); err != nil {
-		return evaluator.Flag{}, err
+		return evaluator.Flag{}, nil, err
 	}
 	if err := decodeRich(r.key, r.hash, &f); err != nil {
-		return evaluator.Flag{}, err
+		return evaluator.Flag{}, nil, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
 		re := r.envs[name]
 		path := "environments." + name
 		if !evaluator.ValidName(name) {
-			return evaluator.Flag{}, decodeError(r.key, path, name, "is not a valid environment name")
+			return evaluator.Flag{}, nil, decodeError(r.key, path, name, "is not a valid environment name")
 		}
 		var env evaluator.Environment
 		e, ok := re.hash["enabled"]
-		if env.Enabled, err = decodeBool(r.key, path+".enabled", e, ok); err != nil {
-			return evaluator.Flag{}, err
+		env.Enabled, err = decodeBool(r.key, path+".enabled", e, ok)
+		if err == nil {
+			p, ok := re.hash["rolloutPercent"]
+			env.RolloutPercent, err = decodePercent(r.key, path+".rolloutPercent", p, ok)
 		}
-		p, ok := re.hash["rolloutPercent"]
-		if env.RolloutPercent, err = decodePercent(r.key, path+".rolloutPercent", p, ok); err != nil {
-			return evaluator.Flag{}, err
+		if err == nil {
+			val, ok := re.hash["value"]
+			env.Value, err = decodeValue(r.key, path+".value", val, ok)
 		}
-		val, ok := re.hash["value"]
-		if env.Value, err = decodeValue(r.key, path+".value", val, ok); err != nil {
-			return evaluator.Flag{}, err
+		if err == nil {
+			ro, ok := re.hash["rollout"]
+			env.Rollout, err = decodeRollout(r.key, path+".rollout", ro, ok)
+		}
+		if err != nil {
+			if !tolerant {
+				return evaluator.Flag{}, nil, err
+			}
+			if envErrs == nil {
+				envErrs = map[string]error{}
+			}
+			envErrs[name] = err
+			continue
 		}
 		env.UpdatedAt = re.hash["updatedAt"]
-		ro, ok := re.hash["rollout"]
-		if env.Rollout, err = decodeRollout(r.key, path+".rollout", ro, ok); err != nil {
-			return evaluator.Flag{}, err
-		}
 		env.AllowlistUsers = sortedNonEmpty(re.users)
 		env.AllowlistRegions = sortedNonEmpty(re.regions)
 		env.LargeUsers, env.LargeRegions = re.largeUsers, re.largeRegions
@@ -177,9 +203,9 @@ func (r rawFlag) decode() (evaluator.Flag, error) {
 		if i := strings.IndexAny(field, ".["); i > 0 {
 			top = field[:i]
 		}
-		return evaluator.Flag{}, decodeError(r.key, field, r.hash[top], msg)
+		return evaluator.Flag{}, nil, decodeError(r.key, field, r.hash[top], msg)
 	}
-	return f, nil
+	return f, envErrs, nil
 }
 
 // sortedNonEmpty returns the members sorted, without the empty string (an

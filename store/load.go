@@ -31,6 +31,13 @@ type Record struct {
 	Flag        evaluator.Flag
 	Err         error
 	Fingerprint uint64
+	// Partial, set only with Err, is the flag without the environments
+	// whose fields do not parse, when those are all that fail; EnvErrs
+	// then names each one's error. A snapshot serves the others (a field
+	// fails only the environment it lives in, docs/design.md §8); nothing
+	// may write Partial back, which would drop those environments.
+	Partial *evaluator.Flag
+	EnvErrs map[string]error
 }
 
 // Get loads one flag. It returns an error wrapping ErrNotFound when the flag
@@ -218,6 +225,9 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 			}
 			recs[i].Fingerprint = raw.fingerprint()
 			recs[i].Flag, recs[i].Err = raw.decode()
+			if recs[i].Err != nil {
+				recs[i].Partial, recs[i].EnvErrs = raw.partial()
+			}
 		}
 		pending = again
 	}

@@ -90,13 +90,24 @@ func flagsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// envSummary is "production 25% +1u +1r, staging off".
+// envSummary is "production 25% +1u +1r, staging off"; for a variant flag
+// (LaunchDarkly's and flagd's included), whose rolloutPercent means
+// nothing, "3 variants (default "on"), production on".
 func envSummary(f evaluator.Flag) string {
 	var parts []string
+	if f.IsVariantFlag() {
+		v := fmt.Sprintf("%d variants", len(f.Variants))
+		if f.DefaultVariant != "" {
+			v += fmt.Sprintf(" (default %q)", f.DefaultVariant)
+		}
+		parts = append(parts, v)
+	}
 	for _, name := range f.EnvironmentNames() {
 		env := f.Environments[name]
 		s := name + " off"
-		if env.Enabled {
+		if env.Enabled && f.IsVariantFlag() {
+			s = name + " on"
+		} else if env.Enabled {
 			s = fmt.Sprintf("%s %d%%", name, env.RolloutPercent)
 			if n := len(env.AllowlistUsers); n > 0 {
 				s += fmt.Sprintf(" +%du", n)

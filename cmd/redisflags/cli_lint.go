@@ -170,6 +170,9 @@ func stuck(f evaluator.Flag, now time.Time, staleAfter time.Duration) []string {
 		switch {
 		case !e.Enabled:
 			out = append(out, fmt.Sprintf("%s: disabled since %s (%s)", name, since, days(d)))
+		case f.IsVariantFlag():
+			// Rules, splits and targets decide, not rolloutPercent (which
+			// a variant flag does not use): no percentage is stuck.
 		case e.RolloutPercent == 100:
 			out = append(out, fmt.Sprintf("%s: at 100%% since %s (%s): the rollout is done; remove the flag from the code", name, since, days(d)))
 		case e.RolloutPercent == 0 && len(e.AllowlistUsers) == 0 && len(e.AllowlistRegions) == 0:

@@ -171,11 +171,13 @@ func TestServeNoticesRedisGoingAndComing(t *testing.T) {
 	}, time.Second, 10*time.Millisecond, "/readyz must say not ready within 1 s of Redis going away")
 	t.Logf("/readyz not ready %v after the kill", time.Since(killed).Round(time.Millisecond))
 	code, body = httpDo(t, "GET", url+"/readyz", "")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Contains(t, body, "Redis does not answer")
 	code, _ = httpDo(t, "GET", url+"/healthz", "")
 	assert.Equal(t, http.StatusOK, code, "alive, just not ready")
 	code, body = httpDo(t, "POST", url+"/ofrep/v1/evaluate/flags/k1", `{}`)
 	assert.Equal(t, http.StatusOK, code, "the last flags are still served")
+	assert.Contains(t, body, `"value":true`)
 
 	srv.Restart() // empty
 	restarted := time.Now()
