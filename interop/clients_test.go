@@ -25,7 +25,8 @@ var domains atomic.Int64
 type stack struct {
 	redis   *redistest.Server
 	server  *server
-	client  *of.Client // the Go provider's
+	client  *of.Client // the Go provider's, in snapshot mode
+	direct  *of.Client // the Go provider's, with direct reads
 	ldTypes map[string]string
 }
 
@@ -40,14 +41,22 @@ func startStack(t *testing.T, corsOrigin string) *stack {
 	}
 	srv.waitForFlags(t, keys)
 
-	p := provider.New(rs.Client(t))
+	_, ldTypes := ldFlags(t)
+	return &stack{redis: rs, server: srv, ldTypes: ldTypes,
+		client: goClient(t, rs), direct: goClient(t, rs, provider.WithDirectReads())}
+}
+
+// goClient starts a Go provider on the Redis and returns an OpenFeature
+// client for it, in a domain of its own.
+func goClient(t *testing.T, rs *redistest.Server, opts ...provider.Option) *of.Client {
+	t.Helper()
+	p := provider.New(rs.Client(t), opts...)
 	domain := fmt.Sprintf("interop-%d", domains.Add(1))
 	if err := of.SetNamedProviderAndWait(domain, p); err != nil {
 		t.Fatalf("the Go provider did not start: %v", err)
 	}
 	t.Cleanup(p.Shutdown)
-	_, ldTypes := ldFlags(t)
-	return &stack{redis: rs, server: srv, client: of.NewClient(domain), ldTypes: ldTypes}
+	return of.NewClient(domain)
 }
 
 // nodeAnswers runs clients.mjs over the cases.
@@ -109,6 +118,11 @@ func TestNodeClientsAgreeWithGoProvider(t *testing.T) {
 		}
 		if goA[i].Outcome != "" {
 			outcomes[goA[i].Outcome]++
+		}
+		// docs/design.md §8: the same in snapshot mode and direct mode.
+		if d := goAnswer(t.Context(), s.direct, tc); !same(goA[i], d) {
+			wrong = append(wrong, fmt.Sprintf("%s %s %s (%s): snapshot mode says %s, direct reads say %s",
+				tc.Flag, ctxString(tc.Context), tc.Type, tc.Covers, goA[i], d))
 		}
 	}
 	for _, o := range []string{"flag-disabled", "environment-missing", "environment-disabled", "allowlist-user", "allowlist-region", "rollout-hit", "rollout-miss"} {
