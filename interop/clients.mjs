@@ -8,7 +8,8 @@
 // "flag": "checkout-banner", "context": {"targetingKey": "user-123", …},
 // "type": "boolean"|"string"|"number"|"object", "default": …}, …]}.
 //
-// The output is {"server": [ANSWER…], "web": [ANSWER…]}, one ANSWER per case
+// The output is {"server": [ANSWER…], "web": [ANSWER…], "webEvents": […]},
+// one ANSWER per case
 // in the input's order: {"id", "value", "variant", "reason", "errorCode",
 // "errorMessage"} as the SDK's evaluation details give them (absent fields
 // are null).
@@ -83,10 +84,18 @@ async function serverAnswers() {
   return out;
 }
 
+// webEvents are the web provider's ERROR and STALE events, with the case
+// whose context change preceded them: what a page would log.
+const webEvents = [];
+
 async function webAnswers() {
   const out = [];
   if (cases.length === 0) {
     return out;
+  }
+  let at = cases[0].id;
+  for (const type of [web.ProviderEvents.Error, web.ProviderEvents.Stale]) {
+    web.OpenFeature.addHandler(type, (e) => webEvents.push({ case: at, type, message: e?.message ?? null }));
   }
   const provider = new OFREPWebProvider({ baseUrl, pollInterval: 0, cacheMode: 'disabled' });
   let current = JSON.stringify(cases[0].context ?? {});
@@ -95,6 +104,7 @@ async function webAnswers() {
   for (const c of cases) {
     const ctx = JSON.stringify(c.context ?? {});
     if (ctx !== current) {
+      at = c.id;
       await web.OpenFeature.setContext(c.context ?? {});
       current = ctx;
     }
@@ -105,7 +115,7 @@ async function webAnswers() {
 }
 
 try {
-  const result = { server: await serverAnswers(), web: await webAnswers() };
+  const result = { server: await serverAnswers(), web: await webAnswers(), webEvents };
   process.stdout.write(JSON.stringify(result) + '\n');
 } catch (err) {
   process.stderr.write(`clients.mjs: ${err && err.stack ? err.stack : err}\n`);

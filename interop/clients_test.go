@@ -60,7 +60,7 @@ func goClient(t *testing.T, rs *redistest.Server, opts ...provider.Option) *of.C
 }
 
 // nodeAnswers runs clients.mjs over the cases.
-func nodeAnswers(t *testing.T, node, baseURL string, cases []tcase) (serverA, webA []answer) {
+func nodeAnswers(t *testing.T, node, baseURL string, cases []tcase) (serverA, webA []answer, webEvents []webEvent) {
 	t.Helper()
 	in, err := json.Marshal(map[string]any{"baseUrl": baseURL, "cases": cases})
 	if err != nil {
@@ -72,8 +72,9 @@ func nodeAnswers(t *testing.T, node, baseURL string, cases []tcase) (serverA, we
 	}
 	out := runNode(t, node, 5*time.Minute, nil, "clients.mjs", path)
 	var res struct {
-		Server []answer `json:"server"`
-		Web    []answer `json:"web"`
+		Server    []answer   `json:"server"`
+		Web       []answer   `json:"web"`
+		WebEvents []webEvent `json:"webEvents"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("clients.mjs printed no JSON: %v\n%s", err, out)
@@ -81,7 +82,15 @@ func nodeAnswers(t *testing.T, node, baseURL string, cases []tcase) (serverA, we
 	if len(res.Server) != len(cases) || len(res.Web) != len(cases) {
 		t.Fatalf("clients.mjs answered %d (server) and %d (web) of %d cases", len(res.Server), len(res.Web), len(cases))
 	}
-	return res.Server, res.Web
+	return res.Server, res.Web, res.WebEvents
+}
+
+// webEvent is an ERROR or STALE event of the web provider, after the
+// context change of case Case.
+type webEvent struct {
+	Case    int    `json:"case"`
+	Type    string `json:"type"`
+	Message string `json:"message"`
 }
 
 // disagreement is one client answer unlike Go's.
@@ -135,7 +144,7 @@ func TestNodeClientsAgreeWithGoProvider(t *testing.T) {
 			len(wrong), strings.Join(wrong, "\n  "))
 	}
 
-	serverA, webA := nodeAnswers(t, node, s.server.URL, cases)
+	serverA, webA, webEvents := nodeAnswers(t, node, s.server.URL, cases)
 	var bad []disagreement
 	used := make([]int, len(clientLimits))
 	agreed := map[string]int{}
@@ -165,6 +174,13 @@ func TestNodeClientsAgreeWithGoProvider(t *testing.T) {
 	if len(bad) > 0 {
 		t.Errorf("%d disagreements with the Go provider (server client %d, web client %d) that README.md does not list as a client's limit:\n%s",
 			len(bad), count(bad, "server"), count(bad, "web"), table(bad))
+	}
+	if len(webEvents) > 0 {
+		var b strings.Builder
+		for _, e := range webEvents {
+			fmt.Fprintf(&b, "\n  after the context of case %d (%s): %s %s", e.Case, ctxString(cases[e.Case].Context), e.Type, e.Message)
+		}
+		t.Errorf("the web provider reported %d errors while its context changed (a bulk request failed: the page keeps the previous context's values):%s", len(webEvents), b.String())
 	}
 }
 
