@@ -274,7 +274,8 @@ func buildCases(ldTypes map[string]string) []tcase {
 				l.add(tcase{Flag: f.key + ":payload", Context: ctx, Type: pt, Outcome: outcome,
 					Covers: fmt.Sprintf("payload, %s at %d%% in %s", outcome, e.RolloutPercent, envName)})
 				if e.HasValue() {
-					l.add(tcase{Flag: f.key + ":payload", Context: ctx, Type: mismatch(pt), Outcome: outcome,
+					// TYPE_MISMATCH carries no metadata: no outcome to check.
+					l.add(tcase{Flag: f.key + ":payload", Context: ctx, Type: mismatch(pt),
 						Covers: fmt.Sprintf("payload asked as another type, %s in %s", outcome, envName)})
 				}
 			}
