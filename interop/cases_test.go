@@ -29,6 +29,8 @@ type tcase struct {
 	// Switch marks a tutorial flag asked as a boolean: over OFREP it is
 	// always served a value (docs/design.md §8).
 	Switch bool `json:"-"`
+	// Missing marks a flag key that is not in Redis.
+	Missing bool `json:"-"`
 	// Covers says what the case is there for, for failure messages.
 	Covers string `json:"-"`
 	// Want, when set, is what docs/design.md §8 says the answer is: the
@@ -246,8 +248,8 @@ func buildCases(ldTypes map[string]string) []tcase {
 		for _, v := range variantFlags {
 			l.add(tcase{Flag: v.key, Context: c.ctx, Type: v.typ, Covers: "variant flag, " + c.name})
 		}
-		l.add(tcase{Flag: "no-such-flag", Context: c.ctx, Type: "boolean", Default: true, Covers: "missing flag"})
-		l.add(tcase{Flag: "no-such-flag:payload", Context: c.ctx, Type: "object", Covers: "missing flag's payload"})
+		l.add(tcase{Flag: "no-such-flag", Context: c.ctx, Type: "boolean", Default: true, Missing: true, Covers: "missing flag"})
+		l.add(tcase{Flag: "no-such-flag:payload", Context: c.ctx, Type: "object", Missing: true, Covers: "missing flag's payload"})
 	}
 
 	// Rollout hits and misses per flag (each with its own bucketing), with

@@ -45,6 +45,19 @@ var clientLimits = []clientLimit{
 		},
 	},
 	{
+		Client: "web",
+		When:   "`INVALID_CONTEXT` for a flag that does not exist (Go checks the context first)",
+		Sees:   "`FLAG_NOT_FOUND`, the caller's default, reason `ERROR`",
+		Why: "the web provider answers from its bulk evaluation, which lists the flags that exist; " +
+			"for any other key it says `FLAG_NOT_FOUND`, whatever the context",
+		applies: func(tc tcase, goA answer) bool {
+			return tc.Missing && goA.Code == "INVALID_CONTEXT"
+		},
+		sees: func(tc tcase, _, js answer) bool {
+			return reflect.DeepEqual(normal(js.Value), normal(tc.Default)) && js.Reason == "ERROR" && js.Code == "FLAG_NOT_FOUND" && js.Variant == ""
+		},
+	},
+	{
 		Client: "both",
 		When:   "`TYPE_MISMATCH` for a whole number (`IntValue`) asked of a fraction",
 		Sees:   "the fraction, with the flag's variant and reason: JavaScript has one number type (`getNumberValue`)",
