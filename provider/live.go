@@ -47,6 +47,7 @@ func (p *Provider) InitWithContext(ctx context.Context, _ of.EvaluationContext) 
 		r = &runner{cancel: cancel, done: make(chan struct{}), loaded: make(chan struct{})}
 		p.run = r
 		go p.loop(lctx, r)
+		p.startSidecars()
 	}
 	p.mu.Unlock()
 
@@ -103,13 +104,14 @@ func (p *Provider) Shutdown() { _ = p.ShutdownWithContext(context.Background()) 
 // ends first (the loop still stops).
 func (p *Provider) ShutdownWithContext(ctx context.Context) error {
 	p.mu.Lock()
-	r := p.run
-	p.run = nil
+	r, side := p.run, p.side
+	p.run, p.side = nil, nil
 	p.status = statusNotReady
 	p.mu.Unlock()
 	if r == nil {
 		return nil
 	}
+	defer p.stopSidecars(ctx, side)
 	r.cancel()
 	select {
 	case <-r.done:

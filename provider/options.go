@@ -24,6 +24,8 @@ type config struct {
 	largeSet       int64
 	memberTTL      time.Duration
 	clock          func() time.Time
+	usageEvery     time.Duration // 0: evaluations are not counted
+	track          trackConfig
 }
 
 func defaultConfig() config {
@@ -38,6 +40,7 @@ func defaultConfig() config {
 		memberTTL:      time.Second,
 		logger:         slog.New(slog.DiscardHandler),
 		clock:          time.Now,
+		track:          defaultTrackConfig(),
 	}
 }
 

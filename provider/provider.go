@@ -40,9 +40,15 @@ type Provider struct {
 	// watchers are the subscribers of Watch (changes.go).
 	watchers watchers
 
+	// usage holds the evaluation counters; nil when counting is off.
+	usage *usageTable
+	// tracker is the tracking queue (track.go).
+	tracker *tracker
+
 	mu     sync.Mutex // guards the fields below
 	run    *runner    // the background loop; nil when not started
 	status status     // what the SDK was last told
+	side   *sidecars  // the usage flusher and tracking sender; nil when not started
 }
 
 // status is the provider state as last reported to the SDK.
@@ -73,13 +79,18 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Provider{
+	p := &Provider{
 		cfg:    cfg,
 		client: client,
 		store: store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix),
 			store.WithLargeSetThreshold(cfg.largeSet)),
-		events: make(chan of.Event, 256),
+		events:  make(chan of.Event, 256),
+		tracker: &tracker{queue: make(chan store.TrackedEvent, cfg.track.queue)},
 	}
+	if cfg.usageEvery > 0 {
+		p.usage = &usageTable{}
+	}
+	return p
 }
 
 // Metadata returns the provider's name.

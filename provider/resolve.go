@@ -36,6 +36,10 @@ type evaluation struct {
 	payloadKey bool
 	// scheme is the flag's bucketing, for explanations.
 	scheme evaluator.Scheme
+	// usage counts this resolution (see usage.go); nil when counting is
+	// off or the flag is unknown. environment is the one evaluated.
+	usage       *flagUsage
+	environment string
 }
 
 // evaluate finds the flag and runs the evaluator, from the snapshot or, with
@@ -63,6 +67,9 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		if ctxErr != nil && !ev.ld {
 			*ev = evaluation{err: invalidContext(flag, ctxErr)}
 		}
+		if ev.err == nil && p.usage != nil {
+			ev.usage, ev.environment = p.usage.of(flag), t.environment
+		}
 		return
 	}
 	snap := p.snap.Load()
@@ -77,6 +84,7 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		ev.err = &e
 		return
 	}
+	ev.usage, ev.environment = p.usageOf(ent, flag), t.environment
 	if ent.err != nil {
 		e := of.NewParseErrorResolutionError(ent.err.Error())
 		ev.err = &e
@@ -294,8 +302,8 @@ func resolve[T any](p *Provider, ctx context.Context, flag string, def T, fc of.
 }
 
 // finish types an evaluation: see resolve.
-func finish[T any](flag string, def T, ev *evaluation, t typed[T]) (T, of.ProviderResolutionDetail) {
-	var d of.ProviderResolutionDetail
+func finish[T any](flag string, def T, ev *evaluation, t typed[T]) (v T, d of.ProviderResolutionDetail) {
+	defer ev.count(&d)
 	ev.detail(&d)
 	if ev.err != nil || (!ev.variant && !ev.result.On) {
 		return def, d
@@ -313,11 +321,12 @@ func finish[T any](flag string, def T, ev *evaluation, t typed[T]) (T, of.Provid
 	}
 	v, ok := from(ev.payload)
 	if !ok {
-		return def, of.ProviderResolutionDetail{
+		d = of.ProviderResolutionDetail{
 			ResolutionError: of.NewTypeMismatchResolutionError(fmt.Sprintf(
 				"flag %q: %s is a %s, not %s", flag, ev.valueName(), ev.payload.Kind, t.name)),
 			Reason: of.ErrorReason,
 		}
+		return def, d
 	}
 	return v, d
 }
@@ -356,6 +365,7 @@ func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool,
 		return d
 	}
 	ev.detail(&d.ProviderResolutionDetail)
+	ev.count(&d.ProviderResolutionDetail)
 	d.Value = def
 	if ev.err == nil {
 		d.Value = ev.result.On
