@@ -102,6 +102,11 @@ func (p *Provider) TrackStats() TrackStats {
 // is full the event is dropped and counted (see [Provider.TrackStats]).
 // Events are sent once the provider is initialised.
 func (p *Provider) Track(_ context.Context, name string, ec of.EvaluationContext, details of.TrackingEventDetails) {
+	if q := p.tracker.queue; len(q) == cap(q) {
+		// Full (Redis slow or down): drop before copying anything.
+		p.tracker.dropped.Add(1)
+		return
+	}
 	subject := ec.TargetingKey()
 	if subject == "" {
 		subject, _ = ec.Attribute("key").(string)
