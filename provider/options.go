@@ -26,6 +26,7 @@ type config struct {
 	clock          func() time.Time
 	usageEvery     time.Duration // 0: evaluations are not counted
 	track          trackConfig
+	exposure       exposureConfig
 }
 
 func defaultConfig() config {
@@ -41,6 +42,7 @@ func defaultConfig() config {
 		logger:         slog.New(slog.DiscardHandler),
 		clock:          time.Now,
 		track:          defaultTrackConfig(),
+		exposure:       exposureConfig{window: 24 * time.Hour, max: 100_000},
 	}
 }
 

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -44,6 +45,8 @@ type Provider struct {
 	usage *usageTable
 	// tracker is the tracking queue (track.go).
 	tracker *tracker
+	// exposures remembers who saw which experiment (track_exposure.go).
+	exposures *exposureTable
 
 	mu     sync.Mutex // guards the fields below
 	run    *runner    // the background loop; nil when not started
@@ -84,8 +87,9 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 		client: client,
 		store: store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix),
 			store.WithLargeSetThreshold(cfg.largeSet)),
-		events:  make(chan of.Event, 256),
-		tracker: &tracker{queue: make(chan store.TrackedEvent, cfg.track.queue)},
+		events:    make(chan of.Event, 256),
+		tracker:   &tracker{queue: make(chan store.TrackedEvent, cfg.track.queue)},
+		exposures: &exposureTable{seed: maphash.MakeSeed()},
 	}
 	if cfg.usageEvery > 0 {
 		p.usage = &usageTable{}

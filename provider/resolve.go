@@ -36,10 +36,11 @@ type evaluation struct {
 	payloadKey bool
 	// scheme is the flag's bucketing, for explanations.
 	scheme evaluator.Scheme
-	// usage counts this resolution (see usage.go); nil when counting is
-	// off or the flag is unknown. environment is the one evaluated.
-	usage       *flagUsage
-	environment string
+	// obs counts this resolution and records exposures (see usage.go);
+	// nil when nothing observes the flag or it is unknown. environment and
+	// subject are the ones evaluated.
+	obs                  *observed
+	environment, subject string
 }
 
 // evaluate finds the flag and runs the evaluator, from the snapshot or, with
@@ -68,7 +69,7 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 			*ev = evaluation{err: invalidContext(flag, ctxErr)}
 		}
 		if ev.err == nil && p.usage != nil {
-			ev.usage, ev.environment = p.usage.of(flag), t.environment
+			ev.obs, ev.environment, ev.subject = p.directObserved(flag), t.environment, t.subject
 		}
 		return
 	}
@@ -84,7 +85,7 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		ev.err = &e
 		return
 	}
-	ev.usage, ev.environment = p.usageOf(ent, flag), t.environment
+	ev.obs, ev.environment, ev.subject = p.observedOf(ent, flag), t.environment, t.subject
 	if ent.err != nil {
 		e := of.NewParseErrorResolutionError(ent.err.Error())
 		ev.err = &e
@@ -298,12 +299,12 @@ type typed[T any] struct {
 func resolve[T any](p *Provider, ctx context.Context, flag string, def T, fc of.FlattenedContext, t typed[T]) (T, of.ProviderResolutionDetail) {
 	var ev evaluation
 	p.evaluate(ctx, flag, fc, &ev)
-	return finish(flag, def, &ev, t)
+	return finish(p, flag, def, &ev, t)
 }
 
 // finish types an evaluation: see resolve.
-func finish[T any](flag string, def T, ev *evaluation, t typed[T]) (v T, d of.ProviderResolutionDetail) {
-	defer ev.count(&d)
+func finish[T any](p *Provider, flag string, def T, ev *evaluation, t typed[T]) (v T, d of.ProviderResolutionDetail) {
+	defer ev.observe(p, &d)
 	ev.detail(&d)
 	if ev.err != nil || (!ev.variant && !ev.result.On) {
 		return def, d
@@ -361,11 +362,11 @@ func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool,
 	var ev evaluation
 	p.evaluate(ctx, flag, fc, &ev)
 	if ev.variant || ev.payloadKey {
-		d.Value, d.ProviderResolutionDetail = finish(flag, def, &ev, asBool)
+		d.Value, d.ProviderResolutionDetail = finish(p, flag, def, &ev, asBool)
 		return d
 	}
 	ev.detail(&d.ProviderResolutionDetail)
-	ev.count(&d.ProviderResolutionDetail)
+	ev.observe(p, &d.ProviderResolutionDetail)
 	d.Value = def
 	if ev.err == nil {
 		d.Value = ev.result.On

@@ -45,9 +45,9 @@ type entry struct {
 	// envErrs are the environments whose stored fields do not parse: they
 	// resolve with PARSE_ERROR, the others from compiled (docs/design.md §8).
 	envErrs map[string]error
-	// usage caches the flag's evaluation counters (usage.go); set on the
-	// first counted evaluation, the only mutable field.
-	usage atomic.Pointer[flagUsage]
+	// obs caches what observes the flag's evaluations (usage.go); set on
+	// the first evaluation, the only mutable field.
+	obs atomic.Pointer[observed]
 }
 
 func newEntry(r store.Record, k *evaluator.Compiler) *entry {

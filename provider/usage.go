@@ -192,27 +192,64 @@ func (p *Provider) usageLoop(ctx context.Context) {
 	}
 }
 
-// countUsage counts one resolution (a no-op when counting is off or the
-// flag is unknown: names nobody stored are not counted, so callers cannot
-// grow the table).
-func (ev *evaluation) count(d *of.ProviderResolutionDetail) {
-	if ev.usage != nil {
-		ev.usage.add(ev.environment, d.Variant, d.Reason, 1)
+// observed is what an entry's evaluations feed: its flag's counters (nil
+// when counting is off) and, for an experiment, its exposure set (nil
+// otherwise). Found once per entry; nil as a whole when neither applies.
+type observed struct {
+	usage     *flagUsage
+	exposures *exposureSet
+}
+
+// notObserved is the cached answer for entries nothing observes.
+var notObserved = &observed{}
+
+// observe counts one resolution and records an experiment's exposure. Names
+// nobody stored are never counted (evaluate sets obs only for stored
+// flags), so callers cannot grow the table.
+func (ev *evaluation) observe(p *Provider, d *of.ProviderResolutionDetail) {
+	o := ev.obs
+	if o == nil {
+		return
+	}
+	if o.usage != nil {
+		o.usage.add(ev.environment, d.Variant, d.Reason, 1)
+	}
+	if o.exposures != nil && d.Reason != of.ErrorReason && ev.subject != "" {
+		p.expose(o.exposures, ev, d.Variant)
 	}
 }
 
-// usageOf returns the counters of the flag of ent (cached in the entry), or
-// nil when counting is off.
-func (p *Provider) usageOf(ent *entry, flag string) *flagUsage {
+// observedOf returns what observes ent (cached in the entry), or nil.
+func (p *Provider) observedOf(ent *entry, flag string) *observed {
+	if o := ent.obs.Load(); o != nil {
+		if o == notObserved {
+			return nil
+		}
+		return o
+	}
+	o := &observed{}
+	if p.usage != nil {
+		o.usage = p.usage.of(flag)
+	}
+	if ent.compiled != nil && isExperiment(ent.compiled) {
+		o.exposures = p.exposures.of(flag)
+	}
+	if o.usage == nil && o.exposures == nil {
+		o = notObserved
+	}
+	ent.obs.Store(o)
+	if o == notObserved {
+		return nil
+	}
+	return o
+}
+
+// directObserved is observedOf for direct reads, which have no entry.
+func (p *Provider) directObserved(flag string) *observed {
 	if p.usage == nil {
 		return nil
 	}
-	if u := ent.usage.Load(); u != nil {
-		return u
-	}
-	u := p.usage.of(flag)
-	ent.usage.Store(u)
-	return u
+	return &observed{usage: p.usage.of(flag)}
 }
 
 // FlushUsage writes the evaluation counts gathered so far to Redis now,
