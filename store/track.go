@@ -115,3 +115,16 @@ func decodeEvent(m redis.XMessage) TrackedEvent {
 	}
 	return e
 }
+
+// LastEventID returns the ID of the tracking stream's newest entry, or "0"
+// when the stream is empty or absent.
+func (s *Store) LastEventID(ctx context.Context) (string, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, s.keys.events(), "+", "-", 1).Result()
+	if err != nil {
+		return "", fmt.Errorf("store: read the tracking stream's last entry: %w", err)
+	}
+	if len(msgs) == 0 {
+		return "0", nil
+	}
+	return msgs[0].ID, nil
+}
