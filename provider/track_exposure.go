@@ -11,8 +11,9 @@ import (
 )
 
 // Exposures (docs/design.md §13): for a flag whose metadata has
-// "experiment": true, the first successful evaluation of each subject in a
-// window is appended to the tracking stream as an exposure (flag, variant,
+// "experiment": true, the first evaluation of each subject in a window that
+// the split decided (reason SPLIT: the subject was randomised, not
+// targeted by an allowlist or rule) is appended to the tracking stream as an exposure (flag, variant,
 // environment, subject) for `redisflags experiment` to join with tracking
 // events. Memory is bounded: a set of 64-bit subject hashes per flag,
 // emptied when the window ends or when it reaches its bound (a subject may

@@ -54,11 +54,14 @@ func TestExposuresAgainInANewWindow(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	exp := evaluator.Flag{Key: "new-pricing", DefaultEnabled: true, Metadata: map[string]any{"experiment": true},
-		Environments: map[string]evaluator.Environment{"production": {Enabled: true, RolloutPercent: 100}}}
+		Environments: map[string]evaluator.Environment{"production": {Enabled: true, RolloutPercent: 50,
+			AllowlistUsers: []string{"bob"}}}}
 	_, err := store.New(rdb).Upsert(t.Context(), exp)
 	require.NoError(t, err)
 	p := provider.New(rdb, provider.WithExposures(100*time.Millisecond, 0))
 	c := bind(t, p)
+	// Targeted, not randomised: never an exposure.
+	_, _ = c.BooleanValue(t.Context(), "new-pricing", false, of.NewEvaluationContext("bob", nil))
 	_, _ = c.BooleanValue(t.Context(), "new-pricing", false, of.NewEvaluationContext("alice", nil))
 	_, _ = c.BooleanValue(t.Context(), "new-pricing", false, of.NewEvaluationContext("alice", nil))
 	time.Sleep(150 * time.Millisecond)

@@ -214,7 +214,7 @@ func (ev *evaluation) observe(p *Provider, d *of.ProviderResolutionDetail) {
 	if o.usage != nil {
 		o.usage.add(ev.environment, d.Variant, d.Reason, 1)
 	}
-	if o.exposures != nil && d.Reason != of.ErrorReason && ev.subject != "" {
+	if o.exposures != nil && d.Reason == of.SplitReason && ev.subject != "" {
 		p.expose(o.exposures, ev, d.Variant)
 	}
 }

@@ -21,6 +21,7 @@ const (
 	checkStuck     = "stuck"          // at 0% or 100% (or off) for longer than --stale-after
 	checkVagueName = "vague-name"     // the key says nothing about the feature
 	checkCorrupt   = "does-not-parse" // the stored data does not parse
+	// checkUnused (cli_usage.go): not evaluated for longer than --unused-after
 )
 
 // finding is one lint problem.
@@ -37,6 +38,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.register(fs)
 	at := fs.String("now", "", "judge as of this `time` (RFC 3339 date or date-time; default: now), to see what will be due")
 	staleAfter := fs.Duration("stale-after", 30*24*time.Hour, "a rollout at 0% or 100%, or a flag off, for longer than this `duration` is stuck")
+	unusedAfter := fs.Duration("unused-after", 30*24*time.Hour, "a flag no counting provider evaluated for longer than this `duration` is stale (0: skip the check; see provider.WithUsageCounts)")
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -66,6 +68,13 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("list flags: %w", loadErr)
 	}
 	found := lintFlags(flags, when, *staleAfter)
+	if *unusedAfter > 0 {
+		us, err := st.Usage(ctx, when, 1)
+		if err != nil {
+			fmt.Fprintf(stderr, "redisflags lint: evaluation counts not read, stale-flag check skipped: %v\n", err)
+		}
+		found = append(found, lintUsage(flags, us, when, *unusedAfter)...)
+	}
 	var de *store.DecodeError
 	for _, e := range unjoin(loadErr) {
 		key := "?"

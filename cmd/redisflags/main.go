@@ -13,6 +13,8 @@
 //	redisflags rollout set|pause|resume|rollback FLAG ENV                     progressive rollouts
 //	redisflags request list | show | create | approve | reject | cancel       four-eyes change requests
 //	redisflags policy  list | set ENV [--require-approval] [--emergency-off] which environments need approval
+//	redisflags usage   [FLAG] [--days N]                                      when each flag was last evaluated, and how often
+//	redisflags experiment FLAG --metric EVENT [--plot FILE.png]               an experiment's results, with statistics
 //
 // Every verb takes --redis-url (default $REDIS_URL) and --key-prefix
 // (default "feature-flags"). Every write is audited: it appends an entry to
@@ -68,7 +70,7 @@ Usage:
   redisflags export  [--format tutorial|native] [-o FILE]
   redisflags copy    --to-key-prefix PREFIX [--to-redis-url URL] [--actor NAME]
   redisflags bucket  FLAG ENVIRONMENT SUBJECT [--region R]
-  redisflags lint    [--now RFC3339] [--stale-after DURATION] [--json]
+  redisflags lint    [--now RFC3339] [--stale-after DURATION] [--unused-after DURATION] [--json]
   redisflags audit   [FLAG] [-n N] [--json]
   redisflags schedule add FLAG --at T (--on|--off|--percent N|--value JSON|--enable-env|--disable-env|--delete|--definition FILE) [--environment E]
                      | list [FLAG] [--json] | cancel ID
@@ -77,6 +79,9 @@ Usage:
   redisflags request list [FLAG] | show ID | create FILE | create-delete FLAG | approve ID [--digest D]
                      | reject ID --comment C | cancel ID
   redisflags policy  list | set ENV [--require-approval] [--emergency-off]
+  redisflags usage   [FLAG] [--days N] [--json]
+  redisflags experiment FLAG --metric EVENT [--control VARIANT] [--environment E] [--alpha A]
+                     [--plot FILE.png] [--json]
 
 Every verb takes --redis-url (default $REDIS_URL) and --key-prefix (default feature-flags);
 every CLI write records --actor (default: the user at the terminal) in the audit trail.
@@ -117,6 +122,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRequest(ctx, rest, stdout, stderr)
 	case "policy":
 		return runPolicy(ctx, rest, stdout, stderr)
+	case "usage":
+		return runUsage(ctx, rest, stdout, stderr)
+	case "experiment":
+		return runExperiment(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil
