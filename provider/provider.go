@@ -44,7 +44,7 @@ type Provider struct {
 	// usage holds the evaluation counters; nil when counting is off.
 	usage *usageTable
 	// tracker is the tracking queue (track.go).
-	tracker *tracker
+	tracker *EventQueue
 	// exposures remembers who saw which experiment (track_exposure.go).
 	exposures *exposureTable
 
@@ -82,13 +82,14 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	st := store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix),
+		store.WithLargeSetThreshold(cfg.largeSet))
 	p := &Provider{
-		cfg:    cfg,
-		client: client,
-		store: store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix),
-			store.WithLargeSetThreshold(cfg.largeSet)),
+		cfg:       cfg,
+		client:    client,
+		store:     st,
 		events:    make(chan of.Event, 256),
-		tracker:   &tracker{queue: make(chan store.TrackedEvent, cfg.track.queue)},
+		tracker:   newEventQueue(st, cfg.track, cfg.logger),
 		exposures: &exposureTable{seed: maphash.MakeSeed()},
 	}
 	if cfg.usageEvery > 0 {

@@ -2,11 +2,13 @@ package provider
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	of "github.com/open-feature/go-sdk/openfeature"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisflags/redisflags/store"
 )
@@ -65,19 +67,44 @@ func WithUsageCounts(interval time.Duration) Option {
 	}
 }
 
-// tracker is the queue and its sender's statistics.
-type tracker struct {
+// EventQueue is the bounded queue of tracking events and the sender that
+// appends them to the stream P:events. Every Provider has one (Track feeds
+// it); NewEventQueue makes one without a provider, for a process that only
+// forwards events (the HTTP tracking route of `redisflags serve`). Safe for
+// concurrent use.
+type EventQueue struct {
+	store   *store.Store
+	cfg     trackConfig
+	logger  *slog.Logger
 	queue   chan store.TrackedEvent
 	dropped atomic.Int64
 	sent    atomic.Int64
 	failed  atomic.Int64
-	// pending is the batch the sender holds (guarded by the sender; read
-	// by a final drain after it stopped).
+	// pending is the batch the sender holds; only the sender touches it
+	// (and Stop, after the sender has returned).
 	pending []store.TrackedEvent
+
+	mu     sync.Mutex // guards cancel and done
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// TrackStats are the tracking queue's counters since the provider was
-// created.
+func newEventQueue(st *store.Store, cfg trackConfig, logger *slog.Logger) *EventQueue {
+	return &EventQueue{store: st, cfg: cfg, logger: logger, queue: make(chan store.TrackedEvent, cfg.queue)}
+}
+
+// NewEventQueue returns a queue over client's stream under the provider
+// options' key prefix; of opts, WithKeyPrefix, WithTracking and WithLogger
+// apply. Start it to send; Stop it to flush and stop.
+func NewEventQueue(client redis.UniversalClient, opts ...Option) *EventQueue {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return newEventQueue(store.New(client, store.WithKeyPrefix(cfg.prefix)), cfg.track, cfg.logger)
+}
+
+// TrackStats are the tracking queue's counters since it was created.
 type TrackStats struct {
 	// Queued is how many events wait in memory now.
 	Queued int
@@ -90,11 +117,13 @@ type TrackStats struct {
 	FailedAppends int64
 }
 
-// TrackStats returns the tracking counters. Safe for concurrent use.
-func (p *Provider) TrackStats() TrackStats {
-	t := p.tracker
-	return TrackStats{Queued: len(t.queue), Sent: t.sent.Load(), Dropped: t.dropped.Load(), FailedAppends: t.failed.Load()}
+// Stats returns the queue's counters.
+func (q *EventQueue) Stats() TrackStats {
+	return TrackStats{Queued: len(q.queue), Sent: q.sent.Load(), Dropped: q.dropped.Load(), FailedAppends: q.failed.Load()}
 }
+
+// TrackStats returns the tracking counters. Safe for concurrent use.
+func (p *Provider) TrackStats() TrackStats { return p.tracker.Stats() }
 
 // Track queues a tracking event for the stream P:events: its name, the
 // details' value and attributes (copied), and the context's targeting key
@@ -102,37 +131,84 @@ func (p *Provider) TrackStats() TrackStats {
 // is full the event is dropped and counted (see [Provider.TrackStats]).
 // Events are sent once the provider is initialised.
 func (p *Provider) Track(_ context.Context, name string, ec of.EvaluationContext, details of.TrackingEventDetails) {
-	if q := p.tracker.queue; len(q) == cap(q) {
+	q := p.tracker
+	if len(q.queue) == cap(q.queue) {
 		// Full (Redis slow or down): drop before copying anything.
-		p.tracker.dropped.Add(1)
+		q.dropped.Add(1)
 		return
 	}
 	subject := ec.TargetingKey()
 	if subject == "" {
 		subject, _ = ec.Attribute("key").(string)
 	}
-	p.enqueue(store.TrackedEvent{Kind: store.EventTrack, Name: name, Subject: subject,
+	q.enqueue(store.TrackedEvent{Kind: store.EventTrack, Name: name, Subject: subject,
 		Value: details.Value(), Attributes: details.Attributes(), At: time.Now()})
 }
 
-// TrackEvent queues an event the way Track does, for callers that hold its
-// parts rather than an OpenFeature context (the HTTP tracking route).
-// Kind, if empty, is store.EventTrack; a zero At is now.
-func (p *Provider) TrackEvent(e store.TrackedEvent) {
+// Enqueue queues e without blocking and reports whether it was queued
+// (false: the queue is full; the drop is counted). Kind, if empty, is
+// store.EventTrack; a zero At is now. The queue owns e's attribute map
+// from then on.
+func (q *EventQueue) Enqueue(e store.TrackedEvent) bool {
 	if e.Kind == "" {
 		e.Kind = store.EventTrack
 	}
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	p.enqueue(e)
+	return q.enqueue(e)
 }
 
-func (p *Provider) enqueue(e store.TrackedEvent) {
+func (q *EventQueue) enqueue(e store.TrackedEvent) bool {
 	select {
-	case p.tracker.queue <- e:
+	case q.queue <- e:
+		return true
 	default:
-		p.tracker.dropped.Add(1)
+		q.dropped.Add(1)
+		return false
+	}
+}
+
+// Events returns the provider's tracking queue, for the HTTP tracking
+// route of a process that already runs a provider.
+func (p *Provider) Events() *EventQueue { return p.tracker }
+
+// Start starts the sender; it returns at once. Starting a started queue
+// does nothing.
+func (q *EventQueue) Start() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	q.cancel, q.done = cancel, done
+	go func() { defer close(done); q.sendLoop(ctx) }()
+}
+
+// Stop stops the sender and, within ctx (at most 2 s), appends what is
+// still queued; what it cannot append stays queued for a later Start. It
+// may be called more than once, or without Start.
+func (q *EventQueue) Stop(ctx context.Context) {
+	q.mu.Lock()
+	cancel, done := q.cancel, q.done
+	q.cancel, q.done = nil, nil
+	q.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+	fctx, stop := context.WithTimeout(ctx, 2*time.Second)
+	defer stop()
+	for fctx.Err() == nil {
+		if len(q.pending) == 0 && !q.fillBatch() {
+			return
+		}
+		if q.appendPending(fctx) != nil {
+			return
+		}
 	}
 }
 
@@ -149,8 +225,7 @@ type sidecars struct {
 func (p *Provider) startSidecars() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sidecars{cancel: cancel}
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); p.sendLoop(ctx) }()
+	p.tracker.Start()
 	if p.usage != nil {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); p.usageLoop(ctx) }()
@@ -159,75 +234,64 @@ func (p *Provider) startSidecars() {
 }
 
 // stopSidecars stops them and, within ctx (at most 2 s), writes the counts
-// and events still in memory. Events it cannot write stay queued for a
-// later Init.
+// and events still in memory.
 func (p *Provider) stopSidecars(ctx context.Context, s *sidecars) {
 	if s == nil {
 		return
 	}
 	s.cancel()
 	s.wg.Wait()
-	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
 	if p.usage != nil {
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_ = p.flushUsage(fctx)
+		cancel()
 	}
-	for fctx.Err() == nil {
-		if len(p.tracker.pending) == 0 && !p.fillBatch() {
-			return
-		}
-		if p.appendPending(fctx) != nil {
-			return
-		}
-	}
+	p.tracker.Stop(ctx)
 }
 
 // fillBatch moves queued events into the pending batch without waiting;
 // false when there were none.
-func (p *Provider) fillBatch() bool {
-	t := p.tracker
-	for len(t.pending) < p.cfg.track.batch {
+func (q *EventQueue) fillBatch() bool {
+	for len(q.pending) < q.cfg.batch {
 		select {
-		case e := <-t.queue:
-			t.pending = append(t.pending, e)
+		case e := <-q.queue:
+			q.pending = append(q.pending, e)
 		default:
-			return len(t.pending) > 0
+			return len(q.pending) > 0
 		}
 	}
 	return true
 }
 
-func (p *Provider) appendPending(ctx context.Context) error {
-	t := p.tracker
+func (q *EventQueue) appendPending(ctx context.Context) error {
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := p.store.AppendEvents(actx, t.pending, p.cfg.track.maxLen); err != nil {
-		t.failed.Add(1)
+	if err := q.store.AppendEvents(actx, q.pending, q.cfg.maxLen); err != nil {
+		q.failed.Add(1)
 		return err
 	}
-	t.sent.Add(int64(len(t.pending)))
-	clear(t.pending)
-	t.pending = t.pending[:0]
+	q.sent.Add(int64(len(q.pending)))
+	clear(q.pending)
+	q.pending = q.pending[:0]
 	return nil
 }
 
 // sendLoop appends batches until ctx ends; after a failed append it keeps
 // the batch and retries with backoff (up to 5 s).
-func (p *Provider) sendLoop(ctx context.Context) {
-	t := p.tracker
-	backoff := p.cfg.track.retry
+func (q *EventQueue) sendLoop(ctx context.Context) {
+	backoff := q.cfg.retry
 	for {
-		if len(t.pending) == 0 {
+		if len(q.pending) == 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case e := <-t.queue:
-				t.pending = append(t.pending, e)
+			case e := <-q.queue:
+				q.pending = append(q.pending, e)
 			}
-			p.fillBatch()
+			q.fillBatch()
 		}
-		if err := p.appendPending(ctx); err != nil {
-			p.cfg.logger.Warn("redisflags: tracking events not appended; retrying", "events", len(t.pending), "err", err)
+		if err := q.appendPending(ctx); err != nil {
+			q.logger.Warn("redisflags: tracking events not appended; retrying", "events", len(q.pending), "err", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -236,6 +300,6 @@ func (p *Provider) sendLoop(ctx context.Context) {
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
-		backoff = p.cfg.track.retry
+		backoff = q.cfg.retry
 	}
 }

@@ -108,6 +108,6 @@ func (p *Provider) expose(s *exposureSet, ev *evaluation, variant string) {
 	if !s.first(h.Sum64(), now, p.cfg.exposure) {
 		return
 	}
-	p.enqueue(store.TrackedEvent{Kind: store.EventExposure, Flag: s.flag, Variant: strings.Clone(variant),
+	p.tracker.enqueue(store.TrackedEvent{Kind: store.EventExposure, Flag: s.flag, Variant: strings.Clone(variant),
 		Environment: strings.Clone(ev.environment), Subject: strings.Clone(ev.subject), At: now})
 }

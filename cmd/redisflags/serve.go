@@ -15,8 +15,10 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/server"
 	"github.com/redisflags/redisflags/store"
+	"github.com/redisflags/redisflags/tracking"
 )
 
 const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler]"
@@ -90,9 +92,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
 	}
 
+	// Tracking events of OFREP clients: the provider's queue and sender,
+	// without a provider's snapshot (the server keeps its own).
+	events := provider.NewEventQueue(rdb, provider.WithKeyPrefix(c.prefix), provider.WithLogger(logger))
+	events.Start()
+	defer events.Stop(context.WithoutCancel(ctx))
+
 	srv := server.New(rdb, st, append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(*token),
 		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...),
-		server.WithClock(func() time.Time { return now() })}, releaseOptions(st, *token)...)...)
+		server.WithClock(func() time.Time { return now() }),
+		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st, *token)...)...)
 	stopRelease := rel.start(st, hooks, logger)
 	defer stopRelease()
 
