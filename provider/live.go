@@ -137,6 +137,7 @@ func (p *Provider) loop(ctx context.Context, r *runner) {
 		if ctx.Err() != nil {
 			return
 		}
+		p.stats.lost(err)
 		if p.markLost(err) {
 			backoff = minBackoff // it was up: retry soon
 		}
@@ -188,6 +189,7 @@ func (p *Provider) markReady(r *runner, changed []string) {
 		}
 	}
 	p.status = statusReady
+	p.stats.stale(false)
 	r.markLoaded()
 }
 
@@ -201,6 +203,7 @@ func (p *Provider) markLost(err error) bool {
 	}
 	p.cfg.logger.Warn("redisflags: lost Redis; serving the last snapshot", "err", err)
 	p.status = statusStale
+	p.stats.stale(true)
 	p.emit(of.ProviderStale, fmt.Sprintf("redisflags: lost Redis (%v); serving the last known flags", err), nil)
 	return true
 }
@@ -382,6 +385,7 @@ func (p *Provider) fullLoad(ctx context.Context) ([]string, error) {
 		changed = diff(old, next)
 	}
 	p.snap.Store(next)
+	p.stats.loaded(len(changed))
 	p.logCorrupt(recs)
 	p.saveFallback(next)
 	return changed, nil
@@ -403,6 +407,7 @@ func (p *Provider) reload(ctx context.Context, keys map[string]struct{}) error {
 		return nil
 	}
 	next, changed := old.apply(recs)
+	p.stats.loaded(len(changed))
 	if len(changed) == 0 {
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/redisflags/redisflags/store"
 )
 
@@ -27,6 +29,7 @@ type config struct {
 	usageEvery     time.Duration // 0: evaluations are not counted
 	track          trackConfig
 	exposure       exposureConfig
+	meters         metric.MeterProvider // nil: no provider metrics
 }
 
 func defaultConfig() config {

@@ -47,6 +47,8 @@ type Provider struct {
 	tracker *EventQueue
 	// exposures remembers who saw which experiment (track_exposure.go).
 	exposures *exposureTable
+	// stats feed the provider's metrics (metrics.go).
+	stats stats
 
 	mu     sync.Mutex // guards the fields below
 	run    *runner    // the background loop; nil when not started
@@ -94,6 +96,11 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 	}
 	if cfg.usageEvery > 0 {
 		p.usage = &usageTable{}
+	}
+	if cfg.meters != nil {
+		if err := p.registerMetrics(cfg.meters); err != nil {
+			cfg.logger.Warn("redisflags: provider metrics not registered", "err", err)
+		}
 	}
 	return p
 }
