@@ -95,7 +95,7 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 		exposures: &exposureTable{seed: maphash.MakeSeed()},
 	}
 	if cfg.usageEvery > 0 {
-		p.usage = &usageTable{}
+		p.usage = &usageTable{defaultEnv: cfg.environment}
 	}
 	if cfg.meters != nil {
 		if err := p.registerMetrics(cfg.meters); err != nil {

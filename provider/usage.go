@@ -52,9 +52,10 @@ type combo struct {
 // flagUsage counts the evaluations of one flag. combos is copy on write:
 // readers Load and scan it; adders hold mu.
 type flagUsage struct {
-	flag   string
-	combos atomic.Pointer[[]*combo]
-	mu     sync.Mutex
+	flag       string
+	defaultEnv string // the provider's configured environment
+	combos     atomic.Pointer[[]*combo]
+	mu         sync.Mutex
 }
 
 // add counts n evaluations. It allocates only the first time a
@@ -62,7 +63,7 @@ type flagUsage struct {
 func (u *flagUsage) add(env, variant string, reason of.Reason, n int64) {
 	if cs := u.combos.Load(); cs != nil {
 		for _, c := range *cs {
-			if c.key.env == env && c.key.variant == variant && c.key.reason == reason {
+			if c.key.reason == reason && c.key.variant == variant && c.key.env == env {
 				c.n.Add(n)
 				return
 			}
@@ -90,19 +91,37 @@ func (u *flagUsage) addSlow(k comboKey, n int64) {
 			return
 		}
 	}
-	// The strings may be the caller's (a context attribute): keep copies.
-	k.env, k.variant = strings.Clone(k.env), strings.Clone(k.variant)
+	// The strings may be the caller's (a context attribute): keep copies,
+	// except of the strings the hot path passes again and again (the
+	// configured environment, the tutorial's variants), whose own bytes
+	// make later comparisons a pointer check.
+	k.env, k.variant = u.intern(k.env), u.intern(k.variant)
 	c := &combo{key: k}
 	c.n.Store(n)
 	next := append(cs[:len(cs):len(cs)], c)
 	u.combos.Store(&next)
 }
 
+// intern returns s as one of the strings evaluations pass every time, or
+// a copy.
+func (u *flagUsage) intern(s string) string {
+	switch s {
+	case u.defaultEnv:
+		return u.defaultEnv
+	case VariantOn:
+		return VariantOn
+	case VariantOff:
+		return VariantOff
+	}
+	return strings.Clone(s)
+}
+
 // usageTable holds the counters of every flag counted since the provider
 // was created.
 type usageTable struct {
-	mu    sync.Mutex
-	flags map[string]*flagUsage
+	defaultEnv string
+	mu         sync.Mutex
+	flags      map[string]*flagUsage
 	// flushing serialises flushes (the loop's and Shutdown's).
 	flushing sync.Mutex
 	// failed counts flushes that Redis refused; their counts were kept for
@@ -119,7 +138,7 @@ func (t *usageTable) of(flag string) *flagUsage {
 		if t.flags == nil {
 			t.flags = make(map[string]*flagUsage)
 		}
-		u = &flagUsage{flag: strings.Clone(flag)}
+		u = &flagUsage{flag: strings.Clone(flag), defaultEnv: t.defaultEnv}
 		t.flags[u.flag] = u
 	}
 	return u

@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,6 +33,35 @@ func BenchmarkUsage(b *testing.B) {
 		for b.Loop() {
 			boolSink = on.BooleanEvaluation(ctx, "checkout-banner", false, rollout)
 		}
+	})
+	// Paired: blocks of 256 evaluations with counting off and on, timed in
+	// alternation, so that both sides of each pair meet the same machine
+	// load; the median difference per evaluation is "overhead-ns".
+	b.Run("CountingOverheadPaired", func(b *testing.B) {
+		const block = 256
+		timeBlock := func(p *provider.Provider) time.Duration {
+			t0 := time.Now()
+			for range block {
+				boolSink = p.BooleanEvaluation(ctx, "checkout-banner", false, rollout)
+			}
+			return time.Since(t0)
+		}
+		var diffs []float64
+		i := 0
+		for b.Loop() {
+			// Alternate which side runs first, so that neither gains from
+			// its position in the pair (a warm cache, a fresh time slice).
+			var dOff, dOn time.Duration
+			if i%2 == 0 {
+				dOff, dOn = timeBlock(off), timeBlock(on)
+			} else {
+				dOn, dOff = timeBlock(on), timeBlock(off)
+			}
+			i++
+			diffs = append(diffs, float64(dOn-dOff)/block)
+		}
+		slices.Sort(diffs)
+		b.ReportMetric(diffs[len(diffs)/2], "overhead-ns")
 	})
 	b.Run("SnapshotBooleanCountingOnParallelNoAlloc", func(b *testing.B) {
 		b.ReportAllocs()
