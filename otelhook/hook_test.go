@@ -167,7 +167,7 @@ var boolSink bool
 func benchSetup(b *testing.B, hook bool) (*of.Client, *sdktrace.TracerProvider, *tracetest.SpanRecorder, *sdkmetric.ManualReader) {
 	rec := tracetest.NewSpanRecorder()
 	// Keep a span's events bounded over a long benchmark.
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSpanLimits(sdktrace.SpanLimits{EventCountLimit: 16, AttributeCountLimit: 16, AttributePerEventCountLimit: 16}))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{EventCountLimit: 16, AttributeCountLimit: 16, AttributePerEventCountLimit: 16, AttributeValueLengthLimit: -1, LinkCountLimit: -1, AttributePerLinkCountLimit: -1}))
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
