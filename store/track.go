@@ -17,7 +17,7 @@ import (
 // which is earlier than the entry ID after an outage).
 func (k keys) events() string { return k.prefix + ":events" }
 
-// TrackedEvent kinds.
+// The kinds of tracking-stream entries.
 const (
 	// EventTrack is an application's tracking event (OpenFeature Track).
 	EventTrack = "track"
