@@ -86,7 +86,7 @@ func flagdFlag(ps *problems, key string, raw json.RawMessage, evaluators, setMet
 		ps.invalid(key, "", "must be a JSON object")
 		return evaluator.Flag{}, false
 	}
-	f := evaluator.Flag{Key: key, DefaultEnabled: true}
+	f := evaluator.Flag{Key: key, DefaultEnabled: true, Semantics: evaluator.SemanticsFlagd}
 	if _, ok := fields["variants"]; !ok {
 		ps.invalid(key, "variants", "is required")
 	}
