@@ -15,10 +15,11 @@ import (
 // semver translates flagd's sem_ver. "^" (same major version) and "~" (same
 // major and minor) become ranges: ^1.2.3 is ≥ 1.0.0-0 and < 2.0.0-0, the
 // lowest pre-releases, so that every 1.x.y and its pre-releases are in and
-// nothing else. An invalid version never matches, in flagd as here (so !=
-// is "lower or higher", not "not equal"); a literal version that does not
-// parse, or an unknown operator, makes the condition false, as flagd
-// evaluates it.
+// nothing else. Versions read as flagd reads them (v/V prefix, partial
+// versions; see evaluator.SemanticsFlagd). An invalid version never
+// matches, in flagd as here (so != is "lower or higher", not "not equal");
+// a literal version that does not parse, or an unknown operator, makes the
+// condition false, as flagd evaluates it.
 func (t *translator) semver(list []any, path string) pred {
 	x, ok1 := t.operand(list[0], path+"[0]")
 	y, ok2 := t.operand(list[2], path+"[2]")
