@@ -63,10 +63,17 @@ func (vf *variantFlag) markTime(c *cond) {
 // flagdAttribute looks name up as flagd's JSON Logic "var" does: a path of
 // dot-separated names through objects (and arrays, by decimal index); a
 // missing or null value is absent. Other Attributes implementations are
-// asked for the name whole, and "targetingKey" is then the subject. It does
-// not allocate.
+// asked for the name whole. "targetingKey" is Input.Subject when the
+// attributes do not hold it (a caller that passes the subject apart; the
+// provider sets Subject to the targeting key alone for these flags). It
+// does not allocate unless it boxes that subject.
 func (in *Input) flagdAttribute(name string) (any, bool) {
 	m, isMap := in.Attributes.(MapAttributes)
+	if name == "targetingKey" && in.Subject != "" {
+		if _, held := m["targetingKey"]; !isMap || !held {
+			return in.Subject, true
+		}
+	}
 	if !isMap {
 		if name == "targetingKey" {
 			if in.Subject == "" {
@@ -106,14 +113,16 @@ func (in *Input) flagdAttribute(name string) (any, bool) {
 }
 
 // flagdTargetingKey is the targeting key as flagd reads it: the string
-// attribute "targetingKey" ("" when missing or of another type).
+// attribute "targetingKey" ("" when missing or of another type), or
+// Input.Subject when the attributes do not hold one.
 func (in *Input) flagdTargetingKey() string {
-	if _, isMap := in.Attributes.(MapAttributes); !isMap {
-		return in.Subject
+	if m, isMap := in.Attributes.(MapAttributes); isMap {
+		if v, held := m["targetingKey"]; held {
+			s, _ := v.(string)
+			return s
+		}
 	}
-	v, _ := in.flagdAttribute("targetingKey")
-	s, _ := v.(string)
-	return s
+	return in.Subject
 }
 
 // evalFlagd evaluates a leaf of a flag following SemanticsFlagd: like

@@ -176,3 +176,34 @@ func TestFlagdNullBucketKeyFallsBackAsGo(t *testing.T) {
 	}
 	assert.Len(t, seen, 2, "both halves are served: %v", seen)
 }
+
+// TestFlagdResolveExplains: the untyped surface the edges use (OFREP, the
+// HTTP routes, the CLI) says a flagd flag is of kind flagd and explains it
+// with flagd's subject, the targeting key alone.
+func TestFlagdResolveExplains(t *testing.T) {
+	flags, err := importer.ImportFlagd([]byte(flagdSemanticsDoc))
+	require.NoError(t, err)
+	srv := redistest.Start(t)
+	st := store.New(srv.Client(t))
+	for _, f := range flags {
+		_, err := st.Upsert(t.Context(), f)
+		require.NoError(t, err, f.Key)
+	}
+	for _, m := range modes() {
+		t.Run(m.name, func(t *testing.T) {
+			p := provider.New(srv.Client(t), m.opts...)
+			require.NoError(t, p.Init(of.EvaluationContext{}))
+			t.Cleanup(p.Shutdown)
+			res := p.Resolve(t.Context(), "targeting-key-flag", of.FlattenedContext{"key": "user-1", "region": 5})
+			assert.Empty(t, res.ErrorCode)
+			assert.Equal(t, of.DefaultReason, res.Reason)
+			assert.Equal(t, "miss", res.Variant)
+			assert.Equal(t, provider.KindFlagd, res.Explanation.Kind)
+			assert.Empty(t, res.Explanation.Subject, "a key is no targeting key for flagd")
+			res = p.Resolve(t.Context(), "targeting-key-flag", of.FlattenedContext{of.TargetingKey: "user-1"})
+			assert.Equal(t, of.TargetingMatchReason, res.Reason)
+			assert.Equal(t, "user-1", res.Explanation.Subject)
+			assert.JSONEq(t, `"hit"`, string(res.Value))
+		})
+	}
+}

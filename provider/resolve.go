@@ -40,6 +40,8 @@ type evaluation struct {
 	// (LaunchDarkly's or flagd's semantics), so that attributes of the
 	// wrong type for a tutorial flag are no INVALID_CONTEXT for it.
 	ownContext bool
+	// flagd is true for a flag under evaluator.SemanticsFlagd.
+	flagd bool
 	// missing is true when the flag does not exist (FLAG_NOT_FOUND, which
 	// no context problem replaces).
 	missing bool
@@ -142,7 +144,8 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 	}
 	ev.ld = c.LaunchDarkly()
 	ev.scheme = c.Scheme()
-	ev.ownContext = ev.ld || c.Flagd()
+	ev.flagd = c.Flagd()
+	ev.ownContext = ev.ld || ev.flagd
 	ev.result, env = c.EvaluateEnv(in)
 	if ev.result.Err != evaluator.NoError {
 		ev.err = resultError(flag, t.environment, ev.result, env)
