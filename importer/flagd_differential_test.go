@@ -397,6 +397,38 @@ func sdkFlagdAnswer(ctx context.Context, c *of.Client, flag, typ string, ec of.E
 	return a, d.FlagMetadata
 }
 
+// providerFlagdAnswer evaluates through the provider's typed methods, as
+// the OpenFeature SDK calls them, and maps errors as the SDK hands them to
+// the caller (the default value, reason ERROR).
+func providerFlagdAnswer(ctx context.Context, p *provider.Provider, flag, typ string, fc map[string]any) (flagdAnswer, of.FlagMetadata) {
+	def := flagdDefaults[typ]
+	var value any
+	var d of.ProviderResolutionDetail
+	switch typ {
+	case "boolean":
+		r := p.BooleanEvaluation(ctx, flag, def.(bool), fc)
+		value, d = r.Value, r.ProviderResolutionDetail
+	case "string":
+		r := p.StringEvaluation(ctx, flag, def.(string), fc)
+		value, d = r.Value, r.ProviderResolutionDetail
+	case "number":
+		r := p.FloatEvaluation(ctx, flag, def.(float64), fc)
+		value, d = r.Value, r.ProviderResolutionDetail
+	case "object":
+		r := p.ObjectEvaluation(ctx, flag, def, fc)
+		value, d = r.Value, r.ProviderResolutionDetail
+	}
+	rd := d.ResolutionDetail()
+	a := flagdAnswer{Value: value, Variant: rd.Variant, Reason: string(rd.Reason), Code: string(rd.ErrorCode)}
+	if a.Code != "" {
+		a.Reason, a.Value, a.Variant = string(of.ErrorReason), def, ""
+	}
+	return a, d.FlagMetadata
+}
+
+// flagdAsker answers one evaluation for a flattened context.
+type flagdAsker func(e flagdEvaluation, fc map[string]any) (flagdAnswer, of.FlagMetadata)
+
 type flagdStats struct {
 	evaluations, fallbacks int
 	reasons                map[string]int
@@ -413,7 +445,7 @@ func newFlagdStats() *flagdStats {
 
 // compareFlagd evaluates evals for every context through client, split
 // over the CPUs, against want; it fails listing the first differences.
-func compareFlagd(t *testing.T, client *of.Client, file flagdFile, evals []flagdEvaluation, contexts []map[string]any, want [][]flagdAnswer, only func(e flagdEvaluation, context, eval int) bool) *flagdStats {
+func compareFlagd(t *testing.T, ask flagdAsker, file flagdFile, evals []flagdEvaluation, contexts []map[string]any, want [][]flagdAnswer, only func(e flagdEvaluation, context, eval int) bool) *flagdStats {
 	t.Helper()
 	workers := max(runtime.GOMAXPROCS(0), 4) // direct mode waits on Redis
 	parts := make([]*flagdStats, workers)
@@ -424,7 +456,6 @@ func compareFlagd(t *testing.T, client *of.Client, file flagdFile, evals []flagd
 		wg.Go(func() {
 			for i := w; i < len(contexts); i += workers {
 				fc := contexts[i]
-				ec := toEvaluationContext(fc)
 				for j, e := range evals {
 					if !only(e, i, j) {
 						continue
@@ -434,7 +465,7 @@ func compareFlagd(t *testing.T, client *of.Client, file flagdFile, evals []flagd
 						st.fallbacks++
 						expect = flagdAnswer{Value: variant, Variant: variant, Reason: string(of.TargetingMatchReason)}
 					}
-					got, md := sdkFlagdAnswer(t.Context(), client, e.flag, e.typ, ec)
+					got, md := ask(e, fc)
 					st.evaluations++
 					st.reasons[got.Reason]++
 					if got.Code != "" {
@@ -526,6 +557,12 @@ func TestFlagdDifferential(t *testing.T) {
 			require.NoError(t, of.SetNamedProviderAndWait(domain, p))
 			t.Cleanup(p.Shutdown)
 			client := of.NewClient(domain)
+			// Every evaluation through the provider's typed methods, as
+			// the SDK calls them; a sample through the SDK itself, as an
+			// application calls it, below.
+			viaProvider := func(e flagdEvaluation, fc map[string]any) (flagdAnswer, of.FlagMetadata) {
+				return providerFlagdAnswer(t.Context(), p, e.flag, e.typ, fc)
+			}
 			only := func(flagdEvaluation, int, int) bool { return true }
 			if m.direct {
 				// One round trip per evaluation, so every context is asked
@@ -533,7 +570,13 @@ func TestFlagdDifferential(t *testing.T) {
 				// each flag and each type is covered.
 				only = func(_ flagdEvaluation, i, j int) bool { return (i+j)%20 == 0 }
 			}
-			res := compareFlagd(t, client, file, evals, contexts, want, only)
+			res := compareFlagd(t, viaProvider, file, evals, contexts, want, only)
+			viaSDK := func(e flagdEvaluation, fc map[string]any) (flagdAnswer, of.FlagMetadata) {
+				return sdkFlagdAnswer(t.Context(), client, e.flag, e.typ, toEvaluationContext(fc))
+			}
+			sample := min(len(contexts), 500)
+			sdk := compareFlagd(t, viaSDK, file, evals, contexts[:sample], want[:sample], only)
+			t.Logf("%s through the OpenFeature SDK: %d contexts, %d evaluations identical", m.name, sample, sdk.evaluations)
 			t.Logf("%s: %d contexts, %d evaluations identical to flagd-core's (%d where flagd's Go evaluator's bucketing decides)",
 				m.name, len(contexts), res.evaluations, res.fallbacks)
 			t.Logf("reasons %v; error codes %v", res.reasons, res.codes)
