@@ -137,7 +137,7 @@ func TestFlagdOperators(t *testing.T) {
 			require.NoError(t, err)
 			for _, p := range tt.probes {
 				subject, _ := p.ctx["targetingKey"].(string)
-				r := c.Evaluate(evaluator.Input{Environment: "production", Subject: subject, Attributes: evaluator.MapAttributes(p.ctx), Now: time.Now().Unix()})
+				r := c.Evaluate(evaluator.Input{Environment: "production", Subject: subject, Attributes: evaluator.MapAttributes(p.ctx), Now: time.Now()})
 				require.Equal(t, evaluator.NoError, r.Err, "context %v", p.ctx)
 				switch p.want {
 				case "":
