@@ -36,6 +36,9 @@ type cond struct {
 	kindAttr bool
 	ref      attrRef
 	segs     []*compiledSegment // segmentMatch
+	// flagd: the leaf belongs to a flag following SemanticsFlagd and
+	// reads the context as flagd does (see flagd.go).
+	flagd bool
 
 	children []cond // all, any
 	not      *cond
@@ -165,6 +168,7 @@ func compileCondition(v *ValidationError, sc *scope, path string, c Condition, d
 		return cond{kind: condNot, not: &n}
 	}
 	out := cond{kind: condLeaf, attr: c.Attribute, subject: c.Attribute == "targetingKey" || c.Attribute == "subject", negate: c.Negate}
+	out.flagd = sc != nil && sc.flagd
 	op, ok := operators[c.Op]
 	if op.code == opSegmentMatch {
 		out.op = op.code
@@ -313,9 +317,12 @@ func compileValues(v *ValidationError, vpath string, c Condition, operands opera
 		case operandSemver:
 			var ver semver
 			var ok bool
-			if ld {
+			switch {
+			case out.flagd:
+				ver, ok = parseSemverFlagd(s)
+			case ld:
 				ver, ok = parseSemverLD(s)
-			} else {
+			default:
 				ver, ok = parseSemver(s)
 			}
 			if !isStr || !ok {
@@ -376,6 +383,9 @@ func (c *cond) eval(in *Input) bool {
 	}
 	if c.ld {
 		return c.evalKind(in)
+	}
+	if c.flagd {
+		return c.evalFlagd(in)
 	}
 	var (
 		val   any

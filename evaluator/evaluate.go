@@ -132,9 +132,11 @@ type Input struct {
 	// as a missing flag (not met).
 	Flags FlagSource
 	// Now is the instant of the evaluation, read only by environments with
-	// a progressive rollout (Environment.Rollout); the zero time reads as
-	// before every rollout started. Callers need set it only when
-	// [Compiled.HasRollout] (or the flag has prerequisites).
+	// a progressive rollout (Environment.Rollout) and by flags following
+	// SemanticsFlagd as "$flagd.timestamp" (whole seconds); the zero time
+	// reads as before every rollout started. Callers need set it only when
+	// [Compiled.HasRollout] or [Compiled.UsesTime] (or the flag has
+	// prerequisites).
 	Now time.Time
 }
 

@@ -81,8 +81,10 @@ func compileKinds(v *ValidationError, f *Flag, vf *variantFlag) {
 	case "":
 	case SemanticsLaunchDarkly:
 		vf.ld = true
+	case SemanticsFlagd:
+		vf.flagd = true
 	default:
-		v.add("semantics", "unknown semantics %q (want \"\" or %q)", f.Semantics, SemanticsLaunchDarkly)
+		v.add("semantics", "unknown semantics %q (want \"\", %q or %q)", f.Semantics, SemanticsLaunchDarkly, SemanticsFlagd)
 	}
 }
 

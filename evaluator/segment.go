@@ -105,6 +105,8 @@ type segmentRule struct {
 type scope struct {
 	segs map[string]*compiledSegment
 	refs *[]string // when set, segmentMatch conditions add their names here
+	// flagd: the flag follows SemanticsFlagd (see flagd.go).
+	flagd bool
 }
 
 // compileSegments compiles f.Segments. Problems, a segment that names

@@ -26,6 +26,9 @@ type variantFlag struct {
 	targets []compiledTarget
 	prereqs []Prerequisite
 	ld      bool
+	// flagd: the flag follows SemanticsFlagd; usesTime: one of its
+	// conditions reads Input.Now (see flagd.go).
+	flagd, usesTime bool
 }
 
 type compiledRule struct {
@@ -83,6 +86,7 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 	vf.hasRules = len(f.Rules) > 0
 	sc := compileSegments(v, f)
 	compileKinds(v, f, vf)
+	sc.flagd = vf.flagd
 	ldScheme := f.Bucketing == BucketLaunchDarkly
 	for i, r := range f.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
@@ -92,6 +96,7 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 		cr := compiledRule{variant: -1}
 		for j, c := range r.Conditions {
 			cr.conds = append(cr.conds, compileCondition(v, sc, fmt.Sprintf("%s.conditions[%d]", path, j), c, 0))
+			vf.markTime(&cr.conds[len(cr.conds)-1])
 		}
 		if r.CEL != "" {
 			p, err := compileCEL(r.CEL)
@@ -345,6 +350,9 @@ func (c *Compiled) splitResult(in *Input, s *compiledSplit, outcome Outcome) Res
 	}
 	if s.ld != nil {
 		return c.ldSplitResult(in, s, outcome)
+	}
+	if c.variant.flagd {
+		return c.flagdSplitResult(in, s)
 	}
 	value := in.Subject
 	if s.explicit {

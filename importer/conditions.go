@@ -152,8 +152,9 @@ func (t *translator) operand(v any, path string) (operand, bool) {
 	case name == "$flagd.flagKey":
 		return operand{literal: t.flag}, true
 	case name == "$flagd.timestamp":
-		t.unsupported(path, "var $flagd.timestamp", "the evaluation time is not part of redisflags' evaluation; rules compare context attributes only")
-		return operand{}, false
+		// The evaluation time, which flags following flagd read (see
+		// evaluator.SemanticsFlagd).
+		return operand{attr: evaluator.FlagdTimestamp, isAttr: true}, true
 	case strings.HasPrefix(name, "$flagd."):
 		t.unsupported(path, "var "+name, "unknown flagd property")
 		return operand{}, false

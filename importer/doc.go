@@ -43,25 +43,34 @@
 // or, !, !!, ==, !=, ===, !==, <, <=, >, >= (also the three-argument
 // between), in (an attribute in an array of literals; a literal substring
 // of a string attribute), var (with "$flagd.flagKey" folded into the flag
-// key), starts_with, ends_with, sem_ver (=, !=, <, <=, >, >=, and ^ and ~ as
-// exact version ranges), fractional (a split with bucketing
-// "murmur3-flagd", bucketed by flag key and targeting key or by an explicit
-// {"var": name}; weights not summing to 100 are scaled when that is exact),
-// and {"$ref": name} into "$evaluators". Comparisons with a literal and
-// literals compared with each other are folded. Everything else — other
-// operators, "$flagd.timestamp", a var with a default, comparing two
-// attributes — is an [ErrUnsupported] problem naming the flag and the
-// operator.
+// key, and "$flagd.timestamp" the evaluation time), starts_with,
+// ends_with, sem_ver (=, !=, <, <=, >, >=, and ^ and ~ as exact version
+// ranges), fractional (a split with bucketing "murmur3-flagd", bucketed by
+// flag key and targeting key or by an explicit {"var": name},
+// "targetingKey" included; weights not summing to 100 are scaled when that
+// is exact), and {"$ref": name} into "$evaluators". Comparisons with a
+// literal and literals compared with each other are folded. Everything
+// else — other operators, a var with a default, comparing two attributes —
+// is an [ErrUnsupported] problem naming the flag and the operator.
+//
+// Every imported flag follows [evaluator.SemanticsFlagd]: it reads the
+// context as flagd does (the targeting key alone is the subject; "region"
+// and "environment" are ordinary attributes of any type; dotted names are
+// paths), parses versions as flagd does, and its fractional answers with
+// reason TARGETING_MATCH, or — no targeting key, a bucket-by value that is
+// not a string — the default variant with reason DEFAULT. Where flagd's
+// two evaluators disagree, it follows flagd's Go evaluator: a missing or
+// null bucket-by value falls back to flag key and targeting key (flagd-core
+// serves the default variant), and bucket values are hashed as UTF-8.
 //
 // The translation is exact for contexts whose attributes have the JSON type
-// the targeting compares them with, or are missing or null (a differential
-// test checks it against flagd's semantics, including "a missing attribute
-// reads as 0 in <"). It differs from flagd where JSON Logic coerces types:
-// redisflags compares types strictly (the string "29" does not equal 29,
-// true does not equal 1; "in" does not search array attributes; sem_ver
-// needs a string attribute). A fractional split reports reason SPLIT where
-// flagd says TARGETING_MATCH, and when its bucket-by value is missing
-// redisflags reports an error (TARGETING_KEY_MISSING in the provider) where
-// flagd falls back to other input. Bucketing by {"var": "targetingKey"}
-// alone (without the flag key) is unsupported.
+// the targeting compares them with, or are missing or null, and, for
+// flagd's own operators (sem_ver, starts_with, ends_with, fractional) and
+// strict equality, for attributes of any type: a differential test
+// (flagd_differential_test.go) checks it against @openfeature/flagd-core
+// over 10,000 generated contexts. It differs from flagd where JSON Logic
+// coerces types in a loose comparison: redisflags compares types strictly
+// (the string "29" does not equal 29, true does not equal 1; "in" does not
+// search array attributes), as flagd's Go evaluator answers false where
+// flagd-core fails such a comparison with GENERAL.
 package importer

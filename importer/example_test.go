@@ -32,7 +32,7 @@ func ExampleImportFlagd() {
 
 func ExampleError() {
 	data := []byte(`{"flags": {"late": {"state": "ENABLED", "variants": {"a": 1, "b": 2}, "defaultVariant": "a",
-		"targeting": {"if": [{">": [{"var": "$flagd.timestamp"}, 1700000000]}, "b"]}}}}`)
+		"targeting": {"if": [{">": [{"var": "$flagd.timestamp"}, {"var": "deadline"}]}, "b"]}}}}`)
 	_, err := importer.ImportFlagd(data)
 	var ie *importer.Error
 	if errors.As(err, &ie) {
@@ -40,7 +40,7 @@ func ExampleError() {
 		fmt.Println(p.Flag, p.Operator, errors.Is(err, importer.ErrUnsupported))
 	}
 	// Output:
-	// late var $flagd.timestamp true
+	// late > true
 }
 
 func ExampleExport() {

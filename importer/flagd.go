@@ -15,20 +15,20 @@ import (
 //	                 "metadata": {…}}},
 //	 "$evaluators": {name: JSON Logic}, "metadata": {…}}
 //
-// Each flag becomes a variant flag that applies to every environment; one
-// with a fractional split gets bucketing "murmur3-flagd", so that every
-// subject lands in the bucket flagd puts it in. state DISABLED turns DefaultEnabled off (the
-// caller's default, reason DISABLED). Flag-set metadata is merged under each
-// flag's own. {"$ref": name} anywhere in a targeting is replaced by that
-// evaluator.
+// Each flag becomes a variant flag that applies to every environment and
+// follows [evaluator.SemanticsFlagd], so that it reads contexts, versions
+// and the time as flagd does; one with a fractional split gets bucketing
+// "murmur3-flagd", so that every subject lands in the bucket flagd puts it
+// in. state DISABLED turns DefaultEnabled off (the caller's default, reason
+// DISABLED). Flag-set metadata is merged under each flag's own.
+// {"$ref": name} anywhere in a targeting is replaced by that evaluator.
 //
 // The targeting is translated into ordered native rules (see the package
 // documentation for the operators and the few places where JSON Logic's
 // loose typing is not reproduced). An operator without a native counterpart
-// is an [ErrUnsupported] problem naming the flag and the operator; so is
-// "$flagd.timestamp". Every problem of the file is reported at once, as an
-// [*Error], and then no flags are returned. The flags come back sorted by
-// key.
+// is an [ErrUnsupported] problem naming the flag and the operator. Every
+// problem of the file is reported at once, as an [*Error], and then no
+// flags are returned. The flags come back sorted by key.
 func ImportFlagd(data []byte, opts ...Option) ([]evaluator.Flag, error) {
 	cfg := newConfig(opts)
 	var ps problems
@@ -86,7 +86,7 @@ func flagdFlag(ps *problems, key string, raw json.RawMessage, evaluators, setMet
 		ps.invalid(key, "", "must be a JSON object")
 		return evaluator.Flag{}, false
 	}
-	f := evaluator.Flag{Key: key, DefaultEnabled: true}
+	f := evaluator.Flag{Key: key, DefaultEnabled: true, Semantics: evaluator.SemanticsFlagd}
 	if _, ok := fields["variants"]; !ok {
 		ps.invalid(key, "variants", "is required")
 	}

@@ -15,10 +15,11 @@ import (
 // semver translates flagd's sem_ver. "^" (same major version) and "~" (same
 // major and minor) become ranges: ^1.2.3 is ≥ 1.0.0-0 and < 2.0.0-0, the
 // lowest pre-releases, so that every 1.x.y and its pre-releases are in and
-// nothing else. An invalid version never matches, in flagd as here (so !=
-// is "lower or higher", not "not equal"); a literal version that does not
-// parse, or an unknown operator, makes the condition false, as flagd
-// evaluates it.
+// nothing else. Versions read as flagd reads them (v/V prefix, partial
+// versions; see evaluator.SemanticsFlagd). An invalid version never
+// matches, in flagd as here (so != is "lower or higher", not "not equal");
+// a literal version that does not parse, or an unknown operator, makes the
+// condition false, as flagd evaluates it.
 func (t *translator) semver(list []any, path string) pred {
 	x, ok1 := t.operand(list[0], path+"[0]")
 	y, ok2 := t.operand(list[2], path+"[2]")
@@ -91,10 +92,16 @@ type version struct{ major, minor, patch uint64 }
 // lowest is the lowest version with these numbers: its first pre-release.
 func (v version) lowest() string { return fmt.Sprintf("%d.%d.%d-0", v.major, v.minor, v.patch) }
 
-// parseVersion reads "1.2.3", "v1.2", "1.2.3-rc.1+b" into its numbers, as
-// the evaluator reads versions (a missing minor or patch is 0).
+// parseVersion reads "1.2.3", "v1.2", "V1.2.3-rc.1+b" into its numbers,
+// for a version that flagd reads as valid (evaluator.ValidSemverFlagd; a
+// missing minor or patch is 0).
 func parseVersion(s string) (version, bool) {
-	s = strings.TrimPrefix(s, "v")
+	if !evaluator.ValidSemverFlagd(s) {
+		return version{}, false
+	}
+	if s != "" && (s[0] == 'v' || s[0] == 'V') {
+		s = s[1:]
+	}
 	if i := strings.IndexAny(s, "-+"); i >= 0 {
 		s = s[:i]
 	}
@@ -137,13 +144,9 @@ func (t *translator) fractional(args any, path string) (*evaluator.Split, bool) 
 			t.unsupported(path+"[0]", "fractional", "a literal bucket-by value puts every subject in one bucket; use {\"var\": name}")
 			return nil, false
 		}
+		// Under flagd's semantics a named attribute, "targetingKey"
+		// included, is hashed alone (see evaluator.SemanticsFlagd).
 		s.BucketBy = x.attr
-		if x.attr == "targetingKey" {
-			// flagd hashes the targeting key alone here, not the flag key
-			// and the targeting key, which is what an empty BucketBy means.
-			t.unsupported(path+"[0]", "fractional", "bucketing by {\"var\": \"targetingKey\"} alone (without the flag key) has no redisflags counterpart; leave the bucket-by out to bucket by flag key and targeting key")
-			return nil, false
-		}
 		list = list[1:]
 	}
 	if len(list) == 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,9 +28,11 @@ func TestImportFlagdTestingFlags(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, timestamp)
-	assert.Equal(t, "var $flagd.timestamp", timestamp[0].Operator)
+	// "$flagd.timestamp" imports, but this flag compares it with another
+	// attribute, which a redisflags condition cannot.
+	assert.Equal(t, ">", timestamp[0].Operator)
 	assert.Contains(t, err.Error(), `flag "timestamp-flag"`)
-	assert.Contains(t, err.Error(), `$flagd.timestamp`)
+	assert.Contains(t, err.Error(), `compares two attributes`)
 
 	flags, err = importer.ImportFlagd(data, importer.WithSkip(flagdUnsupported...))
 	require.NoError(t, err)
@@ -120,6 +123,9 @@ func TestFlagdOperators(t *testing.T) {
 		{"fractional", `{"fractional": [["b", 50], ["c", 50]]}`, []probe{{map[string]any{"targetingKey": "u1"}, "split"}}},
 		{"fractional weights scale", `{"fractional": [{"var": "email"}, ["b", 1], ["c", 3]]}`, []probe{{map[string]any{"email": "x@y"}, "split"}}},
 		{"constant conditions", `{"if": [false, "b", true, "c", "a"]}`, []probe{{nil, "c"}}},
+		{"$flagd.timestamp", `{"if": [{">": [{"var": "$flagd.timestamp"}, 1700000000]}, "b", "c"]}`, []probe{{nil, "b"}}},
+		{"$flagd.timestamp in the future", `{"if": [{">=": [{"var": "$flagd.timestamp"}, 4102444800]}, "b", "c"]}`, []probe{{nil, "c"}}},
+		{"fractional by targetingKey alone", `{"fractional": [{"var": "targetingKey"}, ["b", 50], ["c", 50]]}`, []probe{{map[string]any{"targetingKey": "u1"}, "split"}}},
 	}
 	evaluators := `"$evaluators": {"isStaff": {"ends_with": [{"var": "email"}, "@corp"]}}`
 	for _, tt := range tests {
@@ -131,14 +137,15 @@ func TestFlagdOperators(t *testing.T) {
 			require.NoError(t, err)
 			for _, p := range tt.probes {
 				subject, _ := p.ctx["targetingKey"].(string)
-				r := c.Evaluate(evaluator.Input{Environment: "production", Subject: subject, Attributes: evaluator.MapAttributes(p.ctx)})
+				r := c.Evaluate(evaluator.Input{Environment: "production", Subject: subject, Attributes: evaluator.MapAttributes(p.ctx), Now: time.Now()})
 				require.Equal(t, evaluator.NoError, r.Err, "context %v", p.ctx)
 				switch p.want {
 				case "":
 					assert.Equal(t, "a", r.Variant, "context %v", p.ctx)
 					assert.Equal(t, evaluator.DefaultServed, r.Outcome, "context %v", p.ctx)
 				case "split":
-					assert.Equal(t, evaluator.SplitServed, r.Outcome, "context %v", p.ctx)
+					// flagd reports TARGETING_MATCH for a fractional too.
+					assert.Equal(t, evaluator.RuleMatch, r.Outcome, "context %v", p.ctx)
 					assert.Equal(t, evaluator.BucketMurmur3, flags[0].Bucketing)
 				default:
 					assert.Equal(t, p.want, r.Variant, "context %v", p.ctx)
@@ -232,7 +239,6 @@ func TestFlagdProblems(t *testing.T) {
 		operator    string
 		unsupported bool
 	}{
-		{"timestamp", `{"if": [{">": [{"var": "$flagd.timestamp"}, 5]}, "b"]}`, "var $flagd.timestamp", true},
 		{"unknown flagd property", `{"if": [{"==": [{"var": "$flagd.other"}, 5]}, "b"]}`, "var $flagd.other", true},
 		{"cat", `{"if": [{"==": [{"cat": ["a", {"var": "x"}]}, "ab"]}, "b"]}`, "cat", true},
 		{"var as a variant", `{"var": "color"}`, "var", true},
@@ -245,7 +251,6 @@ func TestFlagdProblems(t *testing.T) {
 		{"starts_with an attribute", `{"if": [{"starts_with": [{"var": "v"}, {"var": "w"}]}, "b"]}`, "starts_with", true},
 		{"fractional inexact weights", `{"fractional": [["b", 1], ["c", 2]]}`, "fractional", true},
 		{"fractional null bucket", `{"fractional": [["b", 50], [null, 50]]}`, "fractional", true},
-		{"fractional by targetingKey alone", `{"fractional": [{"var": "targetingKey"}, ["b", 50], ["c", 50]]}`, "fractional", true},
 		{"fractional by cat", `{"fractional": [{"cat": [{"var": "$flagd.flagKey"}, {"var": "email"}]}, ["b", 50], ["c", 50]]}`, "cat", true},
 		{"fractional negative weight", `{"fractional": [["b", -1], ["c", 2]]}`, "fractional", false},
 		{"missing $ref", `{"if": [{"$ref": "nope"}, "b"]}`, "$ref", false},

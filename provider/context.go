@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/redisflags/redisflags/evaluator"
 )
 
 // target is what an evaluation context says about one evaluation.
@@ -112,4 +114,14 @@ func stringAttr(m map[string]any, name string) (string, error) {
 		return "", fmt.Errorf("%s must be a string, got %T", name, v)
 	}
 	return s, nil
+}
+
+// flagdInput reads the context as flagd does for a flag imported from it
+// (evaluator.SemanticsFlagd): the subject is the targeting key alone — no
+// "key" attribute, no LaunchDarkly multi-context — and "region" and
+// "environment" are attributes like any other (targetOf's reading of them
+// does not apply, and their type does not matter).
+func flagdInput(fc openfeature.FlattenedContext, in *evaluator.Input) {
+	in.Subject, _ = fc[openfeature.TargetingKey].(string)
+	in.Region = ""
 }

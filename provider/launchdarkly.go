@@ -96,11 +96,20 @@ func (s *snapshot) Flag(key string) (*evaluator.Compiled, error) {
 	return nil, nil
 }
 
-// launchDarkly reports whether the snapshot's flag of that key follows
-// LaunchDarkly semantics.
-func (s *snapshot) launchDarkly(key string) bool {
+// lookup returns the snapshot's entry of a flag; s may be nil.
+func (s *snapshot) lookup(key string) (*entry, bool) {
+	if s == nil {
+		return nil, false
+	}
+	e, ok := s.flags[key]
+	return e, ok
+}
+
+// ownContext reports whether the snapshot's flag of that key reads the
+// context itself: it follows LaunchDarkly's or flagd's semantics.
+func (s *snapshot) ownContext(key string) bool {
 	e := s.flags[key]
-	return e != nil && e.compiled != nil && e.compiled.LaunchDarkly()
+	return e != nil && e.compiled != nil && (e.compiled.LaunchDarkly() || e.compiled.Flagd())
 }
 
 // directFlags is the evaluator.FlagSource of one direct-mode evaluation: it

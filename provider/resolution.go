@@ -41,17 +41,22 @@ const (
 	// optional payload per environment.
 	KindTutorial Kind = "tutorial"
 	// KindVariant is a flag with variants (rules, splits), such as those
-	// imported from the OpenFeature spec or flagd.
+	// imported from the OpenFeature spec.
 	KindVariant Kind = "variant"
 	// KindLaunchDarkly is a variant flag imported from LaunchDarkly,
 	// evaluated with LaunchDarkly's semantics.
 	KindLaunchDarkly Kind = "launchdarkly"
+	// KindFlagd is a variant flag imported from flagd, evaluated with
+	// flagd's semantics (evaluator.SemanticsFlagd).
+	KindFlagd Kind = "flagd"
 )
 
 func kindOf(c *evaluator.Compiled) Kind {
 	switch {
 	case c.LaunchDarkly():
 		return KindLaunchDarkly
+	case c.Flagd():
+		return KindFlagd
 	case c.IsVariantFlag():
 		return KindVariant
 	}
@@ -142,6 +147,12 @@ func (p *Provider) Resolve(ctx context.Context, flag string, fc of.FlattenedCont
 	switch {
 	case ev.ld:
 		x.Kind = KindLaunchDarkly
+	case ev.flagd:
+		x.Kind = KindFlagd
+		// flagd's subject is the targeting key alone, and region is an
+		// ordinary attribute (see flagdInput).
+		x.Subject, _ = fc[of.TargetingKey].(string)
+		x.Region = ""
 	case ev.variant:
 		x.Kind = KindVariant
 	default:

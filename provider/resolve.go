@@ -41,6 +41,15 @@ type evaluation struct {
 	// subject are the ones evaluated.
 	obs                  *observed
 	environment, subject string
+	// ownContext is true for a flag that reads the context itself
+	// (LaunchDarkly's or flagd's semantics), so that attributes of the
+	// wrong type for a tutorial flag are no INVALID_CONTEXT for it.
+	ownContext bool
+	// flagd is true for a flag under evaluator.SemanticsFlagd.
+	flagd bool
+	// missing is true when the flag does not exist (FLAG_NOT_FOUND, which
+	// no context problem replaces).
+	missing bool
 }
 
 // evaluate finds the flag and runs the evaluator, from the snapshot or, with
@@ -56,16 +65,19 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 	var t target
 	ctxErr := p.targetOf(fc, &t)
 	if ctxErr != nil && !p.cfg.direct {
-		// A flag imported from LaunchDarkly reads the context itself and
-		// takes what LaunchDarkly takes (a numeric "region" included).
-		if snap := p.snap.Load(); snap == nil || !snap.launchDarkly(flag) {
+		// A flag imported from LaunchDarkly or flagd reads the context
+		// itself and takes what they take (a numeric "region" included).
+		// A flag that does not exist is FLAG_NOT_FOUND whatever the context.
+		snap := p.snap.Load()
+		_, exists := snap.lookup(flag)
+		if snap == nil || (exists && !snap.ownContext(flag)) {
 			ev.err = invalidContext(flag, ctxErr)
 			return
 		}
 	}
 	if p.cfg.direct {
 		*ev = p.evaluateDirect(ctx, flag, fc, t)
-		if ctxErr != nil && !ev.ld {
+		if ctxErr != nil && !ev.ownContext && !ev.missing {
 			*ev = evaluation{err: invalidContext(flag, ctxErr)}
 		}
 		if ev.err == nil && p.usage != nil {
@@ -130,13 +142,19 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 	if flags == nil && c.HasPrerequisites() {
 		in.Flags = &directFlags{p: p, ctx: ctx, target: *t}
 	}
-	// Only flags with a rollout read the clock (a prerequisite may have
-	// one); the others pay nothing for it.
-	if c.HasRollout() || c.HasPrerequisites() {
+	// Only flags with a rollout, or flagd flags reading "$flagd.timestamp",
+	// read the clock (a prerequisite may have a rollout); the others pay
+	// nothing for it.
+	if c.HasRollout() || c.HasPrerequisites() || c.UsesTime() {
 		in.Now = p.cfg.clock()
+	}
+	if c.Flagd() {
+		flagdInput(fc, &in)
 	}
 	ev.ld = c.LaunchDarkly()
 	ev.scheme = c.Scheme()
+	ev.flagd = c.Flagd()
+	ev.ownContext = ev.ld || ev.flagd
 	ev.result, env = c.EvaluateEnv(in)
 	if ev.result.Err != evaluator.NoError {
 		ev.err = resultError(flag, t.environment, ev.result, env)
@@ -169,7 +187,7 @@ func (p *Provider) evaluateDirect(ctx context.Context, flag string, fc of.Flatte
 		default:
 			e = of.NewGeneralResolutionError(err.Error())
 		}
-		return evaluation{err: &e}
+		return evaluation{err: &e, missing: errors.Is(err, store.ErrNotFound)}
 	}
 	if facts.Variant != nil {
 		c, err := p.directCompiled(flag, t.environment, facts)

@@ -268,7 +268,7 @@ func TestImportRefusesAndWritesNothing(t *testing.T) {
 			name: "flagd operator redisflags has no counterpart for",
 			args: []string{"import", "testdata/flagd-unsupported.json", "--format", "flagd"},
 			is:   importer.ErrUnsupported,
-			want: []string{`flag "timestamp-flag": targeting`, `$flagd.timestamp`, "--skip KEY,… leaves these flags out"},
+			want: []string{`flag "timestamp-flag": targeting`, `compares two attributes`, "--skip KEY,… leaves these flags out"},
 		},
 		{
 			name: "openfeature-spec default variant that does not exist",
