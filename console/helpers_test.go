@@ -97,9 +97,12 @@ func (h *harness) get(t testing.TB, key string) evaluator.Flag {
 func (h *harness) waitVersion(t testing.TB, key string, version int64) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		d := h.prov.BooleanEvaluation(context.Background(), key, false, map[string]any{"targetingKey": "x"})
-		v, _ := d.FlagMetadata["version"].(int64)
-		return v == version
+		fc := map[string]any{"targetingKey": "x"}
+		b := h.prov.BooleanEvaluation(context.Background(), key, false, fc)
+		s := h.prov.StringEvaluation(context.Background(), key, "", fc)
+		vb, _ := b.FlagMetadata["version"].(int64)
+		vs, _ := s.FlagMetadata["version"].(int64)
+		return vb == version || vs == version
 	}, 5*time.Second, 10*time.Millisecond)
 }
 

@@ -46,8 +46,8 @@ var funcs = template.FuncMap{
 		return b.String()
 	},
 	"tojson": func(v any) string { b, _ := json.Marshal(v); return string(b) },
-	"join":  strings.Join,
-	"field": func(m map[string]string, k string) string { return m[k] },
+	"join":   strings.Join,
+	"field":  func(m map[string]string, k string) string { return m[k] },
 }
 
 func parseTemplates() map[string]*template.Template {
