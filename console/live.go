@@ -87,11 +87,9 @@ func (c *Console) relay() {
 // event ({"flags": [...]}) per configuration change, and a comment every
 // 25 s to keep proxies from closing it.
 func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *identity) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
+	// Through the ResponseController, so that wrappers that Unwrap (the
+	// server's request log) still flush.
+	rc := http.NewResponseController(w)
 	ch, ok := c.live.subscribe()
 	if !ok {
 		http.Error(w, "too many live streams", http.StatusServiceUnavailable)
@@ -99,13 +97,13 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *identity) {
 	}
 	defer c.live.unsubscribe(ch)
 	// The server's WriteTimeout would end the stream; keep it open.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n: connected\n\n")
-	fl.Flush()
+	_ = rc.Flush()
 	tick := time.NewTicker(25 * time.Second)
 	defer tick.Stop()
 	for {
@@ -116,14 +114,14 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *identity) {
 			return
 		case <-tick.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
+			_ = rc.Flush()
 		case flags := <-ch:
 			if flags == nil {
 				flags = []string{}
 			}
 			b, _ := json.Marshal(map[string]any{"flags": flags})
 			fmt.Fprintf(w, "event: change\ndata: %s\n\n", b)
-			fl.Flush()
+			_ = rc.Flush()
 		}
 	}
 }

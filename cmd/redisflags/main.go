@@ -62,6 +62,7 @@ const usageText = `redisflags: feature flags in Redis (the Redis feature-flags t
 
 Usage:
   redisflags serve   [--addr HOST:PORT] [--admin-token T] [--environment E] [--log-stream KEY] [--resync D]
+                     [--users FILE] [--secure-cookies] [--no-console]
   redisflags flags   list [--json] | get KEY | set KEY [options] | delete KEY [--if-version N]
   redisflags import  FILE [--format tutorial|native|openfeature-spec|flagd|launchdarkly|auto]
                      [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run] [--actor NAME]
@@ -77,6 +78,7 @@ Usage:
   redisflags request list [FLAG] | show ID | create FILE | create-delete FLAG | approve ID [--digest D]
                      | reject ID --comment C | cancel ID
   redisflags policy  list | set ENV [--require-approval] [--emergency-off]
+  redisflags user    NAME viewer|editor|admin   (password on stdin; prints a --users line)
 
 Every verb takes --redis-url (default $REDIS_URL) and --key-prefix (default feature-flags);
 every CLI write records --actor (default: the user at the terminal) in the audit trail.
@@ -117,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRequest(ctx, rest, stdout, stderr)
 	case "policy":
 		return runPolicy(ctx, rest, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil
