@@ -38,6 +38,7 @@ type Console struct {
 	tmpl      map[string]*template.Template
 	mux       *http.ServeMux
 	live      *hub
+	index     keyIndex
 
 	closeOnce sync.Once
 	stop      chan struct{}

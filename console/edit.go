@@ -321,6 +321,7 @@ func (c *Console) createFlag(r *http.Request, id *identity, f evaluator.Flag) er
 	if errors.Is(err, store.ErrVersionMismatch) {
 		return &fieldError{"key", fmt.Sprintf("%q: %v", f.Key, errExists)}
 	}
+	c.index.invalidate()
 	return err
 }
 
@@ -396,6 +397,7 @@ func (c *Console) deleteFlag(w http.ResponseWriter, r *http.Request, id *identit
 		c.fail(w, r, id, http.StatusBadGateway, "Not deleted: "+err.Error())
 		return
 	}
+	c.index.invalidate()
 	http.Redirect(w, r, "/?done=deleted&key="+url.QueryEscape(cur.Key), http.StatusSeeOther)
 }
 

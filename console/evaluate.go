@@ -193,7 +193,7 @@ const maxFlagChoices = 2000
 func (c *Console) evaluatePage(w http.ResponseWriter, r *http.Request, id *identity) {
 	q := queryOf(r, c.cfg.environment)
 	d := evaluateData{Query: q}
-	if keys, err := c.store.Keys(r.Context()); err == nil {
+	if keys, err := c.keys(r.Context()); err == nil {
 		d.Flags = keys[:min(len(keys), maxFlagChoices)]
 	}
 	p := page{Title: "Who gets what", Nav: "evaluate", ID: id, Problems: map[string]string{}}

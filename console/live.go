@@ -77,6 +77,7 @@ func (c *Console) relay() {
 			return
 		case e := <-events:
 			if e.EventType == of.ProviderConfigChange {
+				c.index.invalidate()
 				c.live.publish(e.FlagChanges)
 			}
 		}

@@ -132,7 +132,7 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, id *identity)
 	}
 	d.Page, _ = strconv.Atoi(q.Get("page"))
 	d.Page = max(d.Page, 1)
-	keys, err := c.store.Keys(r.Context())
+	keys, err := c.keys(r.Context())
 	if err != nil {
 		c.fail(w, r, id, http.StatusBadGateway, "Redis did not answer: "+err.Error())
 		return
@@ -140,7 +140,7 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, id *identity)
 	d.All = len(keys)
 	if d.Query != "" {
 		needle := strings.ToLower(d.Query)
-		kept := keys[:0]
+		var kept []string // keys is shared: never filter it in place
 		for _, k := range keys {
 			if strings.Contains(strings.ToLower(k), needle) {
 				kept = append(kept, k)
