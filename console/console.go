@@ -143,7 +143,10 @@ func WithClock(now func() time.Time) Option {
 // answers every evaluation, and whose events drive the live updates). prov
 // must be initialised by the caller (InitWithContext) and should not be
 // registered with the OpenFeature SDK, whose event loop would compete for
-// its events. Call Close when done.
+// its events. Give st a large-set threshold (store.WithLargeSetThreshold,
+// serve uses 10,000) so that pages never load a huge allowlist: such lists
+// are then browsed a page at a time and kept as stored by every edit. Call
+// Close when done.
 func New(st *store.Store, prov *provider.Provider, opts ...Option) *Console {
 	cfg := config{
 		environment: "production", sessionTTL: 12 * time.Hour, logger: slog.New(slog.DiscardHandler),

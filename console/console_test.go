@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
+	"regexp"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -290,6 +292,32 @@ func TestAllowlist_Paged(t *testing.T) {
 	assert.Contains(t, p, "1501 members")
 	assert.Contains(t, p, "member-0042")
 	assert.NotContains(t, p, "member-0043")
+}
+
+func TestLargeAllowlist_NeverLoadedAndKeptByEdits(t *testing.T) {
+	h := startWith(t, []store.Option{store.WithLargeSetThreshold(100)})
+	f := checkout()
+	env := f.Environments["production"]
+	for i := range 500 {
+		env.AllowlistUsers = append(env.AllowlistUsers, fmt.Sprintf("member-%04d", i))
+	}
+	f.Environments["production"] = env
+	v := h.put(t, f).Version
+	a := h.client(t).signIn("alice")
+	_, page := a.getPage("/flags/checkout-banner")
+	assert.Contains(t, page, "501 users: browse and search")
+	assert.NotContains(t, page, "member-0042", "the large allowlist is not on the page")
+	require.Equal(t, http.StatusSeeOther, a.edit("checkout-banner", url.Values{"op": {"toggle"}, "env": {"production"}, "enabled": {"false"}, "version": {fmt.Sprint(v)}}).StatusCode)
+	require.Equal(t, http.StatusSeeOther, a.edit("checkout-banner", url.Values{"op": {"env"}, "env": {"production"}, "percent": {"10"}, "regions": {"eu-west"}, "version": {fmt.Sprint(v + 1)}}).StatusCode)
+	_, page = a.getPage("/flags/checkout-banner")
+	def := regexp.MustCompile(`(?s)<textarea id="definition"[^>]*>(.*?)</textarea>`).FindStringSubmatch(page)
+	require.NotNil(t, def)
+	require.Equal(t, http.StatusSeeOther, a.edit("checkout-banner", url.Values{"op": {"json"}, "definition": {html.UnescapeString(def[1])}, "version": {fmt.Sprint(v + 2)}}).StatusCode)
+	got := h.get(t, "checkout-banner")
+	assert.Len(t, got.Environments["production"].AllowlistUsers, 501, "every edit kept the large allowlist")
+	assert.False(t, got.Environments["production"].Enabled)
+	assert.Equal(t, 10, got.Environments["production"].RolloutPercent)
+	assert.Equal(t, []string{"eu-west"}, got.Environments["production"].AllowlistRegions)
 }
 
 // TestEvaluateJSON_AgreesWithProvider asks the panel's endpoint for random

@@ -80,10 +80,14 @@ func apply(f *evaluator.Flag, form url.Values) error {
 			}
 			e.Value = json.RawMessage(value)
 		}
-		if !e.HasLargeAllowlist() {
+		// An allowlist left in Redis (too large to load) is not in the form
+		// and stays as stored (store.KeepLargeAllowlists).
+		if e.LargeUsers == 0 {
 			if e.AllowlistUsers, err = list(form.Get("users"), envField+".allowlistUsers"); err != nil {
 				return err
 			}
+		}
+		if e.LargeRegions == 0 {
 			if e.AllowlistRegions, err = list(form.Get("regions"), envField+".allowlistRegions"); err != nil {
 				return err
 			}
@@ -109,6 +113,20 @@ func apply(f *evaluator.Flag, form url.Values) error {
 		next, err := evaluator.ParseFlag([]byte(form.Get("definition")), f.Key)
 		if err != nil {
 			return err
+		}
+		// The editor shows an allowlist left in Redis as []: kept as stored.
+		for name, e := range next.Environments {
+			old, ok := f.Environments[name]
+			if !ok {
+				continue
+			}
+			if old.LargeUsers > 0 && len(e.AllowlistUsers) == 0 {
+				e.LargeUsers = old.LargeUsers
+			}
+			if old.LargeRegions > 0 && len(e.AllowlistRegions) == 0 {
+				e.LargeRegions = old.LargeRegions
+			}
+			next.Environments[name] = e
 		}
 		*f = next
 	default:
@@ -170,7 +188,7 @@ func (c *Console) edit(w http.ResponseWriter, r *http.Request, id *identity) {
 		c.refused(w, r, id, cur, err)
 		return
 	}
-	_, err := c.store.Upsert(r.Context(), next, store.IfVersion(seen), store.Actor(id.user))
+	_, err := c.store.Upsert(r.Context(), next, store.IfVersion(seen), store.Actor(id.user), store.KeepLargeAllowlists())
 	switch {
 	case errors.Is(err, store.ErrVersionMismatch):
 		if now, gerr := c.store.Get(r.Context(), cur.Key); gerr == nil {

@@ -59,6 +59,13 @@ const adminToken = "automation-token-123"
 
 func start(t testing.TB, opts ...console.Option) *harness {
 	t.Helper()
+	return startWith(t, nil, opts...)
+}
+
+// startWith is start with the console's store made with stOpts; h.st is
+// always a plain store that loads everything.
+func startWith(t testing.TB, stOpts []store.Option, opts ...console.Option) *harness {
+	t.Helper()
 	s := redistest.Start(t)
 	rdb := s.Client(t)
 	h := &harness{rdb: rdb, st: store.New(rdb)}
@@ -67,7 +74,7 @@ func start(t testing.TB, opts ...console.Option) *harness {
 	defer cancel()
 	require.NoError(t, h.prov.InitWithContext(ctx, of.EvaluationContext{}))
 	opts = append([]console.Option{console.WithUsers(users(t)), console.WithAdminToken(adminToken)}, opts...)
-	h.con = console.New(h.st, h.prov, opts...)
+	h.con = console.New(store.New(rdb, stOpts...), h.prov, opts...)
 	h.srv = httptest.NewServer(h.con)
 	t.Cleanup(func() {
 		h.srv.CloseClientConnections()

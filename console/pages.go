@@ -365,6 +365,9 @@ type flagData struct {
 	Warnings   []string
 	// FormEnv is the environment whose form a refused change came from.
 	FormEnv string
+	// HasLarge is true when an allowlist was left in Redis (too large to
+	// load): the JSON shows it as [] and every edit keeps it.
+	HasLarge bool
 }
 
 type variantView struct {
@@ -408,6 +411,7 @@ func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, id *identit
 		e := f.Environments[name]
 		v := envView{Name: name, Env: e, Users: strings.Join(e.AllowlistUsers, "\n"), Regions: strings.Join(e.AllowlistRegions, "\n"),
 			LargeUsers: e.LargeUsers, LargeRegions: e.LargeRegions, Steps: rolloutSteps}
+		d.HasLarge = d.HasLarge || e.HasLargeAllowlist()
 		if e.HasValue() {
 			v.Value = funcs["pretty"].(func(json.RawMessage) string)(e.Value)
 		}

@@ -31,10 +31,11 @@ type writeConfig struct {
 	version      int64
 	actor        string
 	// note, watch, guard and also carry release writes (see schedule.go).
-	note  string
-	watch []string
-	guard func(ctx context.Context, tx *redis.Tx) error
-	also  func(ctx context.Context, p redis.Pipeliner, after *evaluator.Flag)
+	note      string
+	watch     []string
+	guard     func(ctx context.Context, tx *redis.Tx) error
+	also      func(ctx context.Context, p redis.Pipeliner, after *evaluator.Flag)
+	keepLarge bool // see KeepLargeAllowlists
 }
 
 // IfVersion makes the write conditional: it happens only when the flag's
