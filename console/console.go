@@ -218,6 +218,7 @@ func (c *Console) routes() *http.ServeMux {
 	mux.HandleFunc("GET /flags/{key}/history", c.read(c.historyPage))
 	mux.HandleFunc("GET /flags/{key}/allowlist", c.read(c.allowlistPage))
 	mux.HandleFunc("POST /flags/{key}/edit", c.act(Editor, c.edit))
+	mux.HandleFunc("POST /flags/{key}/allowlist", c.act(Editor, c.editAllowlist))
 	mux.HandleFunc("POST /flags/{key}/copy", c.act(Editor, c.copyFlag))
 	mux.HandleFunc("POST /flags/{key}/delete", c.act(Editor, c.deleteFlag))
 	mux.HandleFunc("POST /flags/{key}/revert", c.act(Editor, c.revert))

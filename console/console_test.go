@@ -292,6 +292,26 @@ func TestAllowlist_Paged(t *testing.T) {
 	assert.Contains(t, p, "1501 members")
 	assert.Contains(t, p, "member-0042")
 	assert.NotContains(t, p, "member-0043")
+
+	ed := h.client(t).signIn("alice")
+	v := h.get(t, "checkout-banner").Version
+	res := ed.post("/flags/checkout-banner/allowlist", url.Values{"csrf": {ed.csrf}, "version": {fmt.Sprint(v)}, "env": {"production"}, "list": {"users"},
+		"add": {"vip-1\nvip-2"}, "remove": {"member-0001"}, "drop": {"member-0042"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.Body)
+	got := h.get(t, "checkout-banner").Environments["production"].AllowlistUsers
+	assert.Len(t, got, 1501+2-2)
+	assert.Contains(t, got, "vip-2")
+	assert.NotContains(t, got, "member-0042")
+	entries, err := h.st.Audit(context.Background(), "checkout-banner", 1)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", entries[0].Actor)
+	stale := ed.post("/flags/checkout-banner/allowlist", url.Values{"csrf": {ed.csrf}, "version": {fmt.Sprint(v)}, "env": {"production"}, "list": {"users"}, "add": {"late"}})
+	assert.Equal(t, http.StatusConflict, stale.StatusCode)
+	assert.Contains(t, stale.Body, "by alice")
+	assert.Contains(t, stale.Body, "late", "what was typed is kept")
+	assert.NotContains(t, h.get(t, "checkout-banner").Environments["production"].AllowlistUsers, "late")
+	viewer := a.post("/flags/checkout-banner/allowlist", url.Values{"csrf": {a.csrf}, "version": {fmt.Sprint(v + 1)}, "env": {"production"}, "list": {"users"}, "add": {"sneaky"}})
+	assert.Equal(t, http.StatusForbidden, viewer.StatusCode)
 }
 
 func TestLargeAllowlist_NeverLoadedAndKeptByEdits(t *testing.T) {

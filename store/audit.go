@@ -106,6 +106,14 @@ func (c *writeConfig) record(ctx context.Context, s *Store, p redis.Pipeliner, o
 	if after != nil {
 		afterJSON = auditJSON(*after)
 	}
+	c.recordJSON(ctx, s, p, op, key, before, afterJSON)
+}
+
+// recordJSON is record with the after side already in its audit JSON form.
+func (c *writeConfig) recordJSON(ctx context.Context, s *Store, p redis.Pipeliner, op, key string, before, afterJSON json.RawMessage) {
+	if !c.audited() {
+		return
+	}
 	if before == nil {
 		before = json.RawMessage("null")
 	}
