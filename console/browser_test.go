@@ -338,7 +338,7 @@ func TestBrowser(t *testing.T) {
 		js, _ := json.Marshal(qs)
 		ctx := h.session(t, root, "vera")
 		do(t, ctx, chromedp.Navigate(h.srv.URL+"/evaluate"), chromedp.WaitVisible(chromedp.CSS("#evaluate-form")))
-		type ans struct{ Value, Variant, Reason, Step string }
+		type ans struct{ Value, Variant, Reason, Step, Bucket string }
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]ans](`(async (qs) => {
 			const out = [], box = document.getElementById("answer"), form = document.getElementById("evaluate-form");
 			const set = (id, v) => { document.getElementById(id).value = v; };
@@ -348,7 +348,7 @@ func TestBrowser(t *testing.T) {
 				form.requestSubmit();
 				while (Number(box.dataset.seq) === seq) { await new Promise(r => setTimeout(r, 5)); }
 				const t = id => (document.getElementById(id) || {textContent: ""}).textContent;
-				out.push({Value: t("a-value"), Variant: t("a-variant"), Reason: t("a-reason"), Step: t("a-step")});
+				out.push({Value: t("a-value"), Variant: t("a-variant"), Reason: t("a-reason"), Step: t("a-step"), Bucket: t("a-bucket")});
 			}
 			return out;
 		})(`+string(js)+`)`, chromedp.EvalAwaitPromise))
@@ -362,6 +362,7 @@ func TestBrowser(t *testing.T) {
 			if q.Region != "" {
 				fc["region"] = q.Region
 			}
+			// The typed resolution an application makes …
 			var d of.ProviderResolutionDetail
 			var value any
 			if q.Flag == variant.Key {
@@ -371,9 +372,21 @@ func TestBrowser(t *testing.T) {
 				r := app.BooleanEvaluation(context.Background(), q.Flag, false, fc)
 				value, d = r.Value, r.ProviderResolutionDetail
 			}
+			// … and the provider's explanation of it.
+			res := app.Resolve(context.Background(), q.Flag, fc)
 			wantValue, _ := json.Marshal(value)
-			step, _ := d.FlagMetadata["evaluationReason"].(string)
-			assert.Equal(t, ans{Value: string(wantValue), Variant: d.Variant, Reason: string(d.Reason), Step: step}, got[i], "context %d: %+v", i, q)
+			if d.ResolutionError != (of.ResolutionError{}) || (q.Flag == variant.Key && d.Variant == "") {
+				wantValue = []byte("null") // the caller's default
+			}
+			wantBucket := "none"
+			if res.Explanation.Bucket >= 0 {
+				wantBucket = fmt.Sprintf("%d (%s)", res.Explanation.Bucket, res.Explanation.Scheme)
+			}
+			want := ans{Value: string(wantValue), Variant: d.Variant, Reason: string(d.Reason), Step: res.Explanation.Outcome, Bucket: wantBucket}
+			assert.Equal(t, want, got[i], "context %d: %+v", i, q)
+			if q.Flag == f.Key && q.Environment == "production" && q.Subject != "" {
+				assert.Equal(t, fmt.Sprintf("%d (sha256)", bucket(f.Key, "production", q.Subject)), got[i].Bucket)
+			}
 		}
 	})
 

@@ -41,6 +41,7 @@ type Console struct {
 	index     keyIndex
 
 	closeOnce sync.Once
+	stopWatch func()
 	stop      chan struct{}
 	done      chan struct{}
 }
@@ -141,9 +142,9 @@ func WithClock(now func() time.Time) Option {
 
 // New returns a console over st (where changes are written) and prov (which
 // answers every evaluation, and whose events drive the live updates). prov
-// must be initialised by the caller (InitWithContext) and should not be
-// registered with the OpenFeature SDK, whose event loop would compete for
-// its events. Give st a large-set threshold (store.WithLargeSetThreshold,
+// must be started by its owner (the SDK, or InitWithContext) and may be the
+// one the server or the application already uses: the console follows it
+// with provider.Watch. Give st a large-set threshold (store.WithLargeSetThreshold,
 // serve uses 10,000) so that pages never load a huge allowlist: such lists
 // are then browsed a page at a time and kept as stored by every edit. Call
 // Close when done.
@@ -175,7 +176,9 @@ func New(st *store.Store, prov *provider.Provider, opts ...Option) *Console {
 	}
 	c.tmpl = parseTemplates()
 	c.mux = c.routes()
-	go c.relay()
+	changes, stopWatch := prov.Watch()
+	c.stopWatch = stopWatch
+	go c.relay(changes)
 	return c
 }
 
@@ -185,6 +188,7 @@ func (c *Console) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.stop)
 		<-c.done
+		c.stopWatch()
 		c.live.close()
 	})
 	return nil

@@ -356,6 +356,7 @@ func TestEvaluateJSON_AgreesWithProvider(t *testing.T) {
 			Variant string `json:"variant"`
 			Reason  string `json:"reason"`
 			Step    string `json:"step"`
+			Bucket  int    `json:"bucket"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(raw), &got), raw)
 		fc := map[string]any{"targetingKey": subject, "environment": env}
@@ -367,6 +368,11 @@ func TestEvaluateJSON_AgreesWithProvider(t *testing.T) {
 		assert.Equal(t, want.Variant, got.Variant)
 		assert.Equal(t, string(want.Reason), got.Reason)
 		assert.Equal(t, want.FlagMetadata["evaluationReason"], got.Step)
+		res := h.prov.Resolve(context.Background(), f.Key, fc)
+		assert.Equal(t, res.Explanation.Bucket, got.Bucket)
+		if env == "production" {
+			assert.Equal(t, bucket(f.Key, env, subject), got.Bucket, "the flag's sha256 bucket")
+		}
 	}
 }
 

@@ -21,6 +21,6 @@
 //	defer c.Close()
 //	mux.Handle("/", c)
 //
-// The console reads the provider's event channel (for its live updates), so
-// give it a provider of its own, not one registered with the OpenFeature SDK.
+// The live updates follow the provider with provider.Watch, so the
+// provider may be the one the server or the application already uses.
 package console

@@ -1,9 +1,7 @@
 package console
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,26 +10,28 @@ import (
 	of "github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/redisflags/redisflags/evaluator"
-	"github.com/redisflags/redisflags/store"
 )
 
 // answer is what the provider decides for one flag and one context, as
-// the evaluate panel shows it.
+// the evaluate panel shows it: provider.Resolve's fields, unchanged.
 type answer struct {
-	Flag        string         `json:"flag"`
-	Value       any            `json:"value"`
-	Variant     string         `json:"variant"`
-	Reason      string         `json:"reason"`
-	ErrorCode   string         `json:"errorCode,omitempty"`
-	ErrorDetail string         `json:"errorMessage,omitempty"`
-	Step        string         `json:"step,omitempty"`
-	Metadata    map[string]any `json:"metadata,omitempty"`
-	// Payload is, for a tutorial flag whose environment has one, the
-	// payload resolution: what ObjectEvaluation (or the typed method of the
-	// payload's type) returns for the same context.
-	Payload *answer `json:"payload,omitempty"`
-	// Type is the typed method asked: boolean, string, number or object.
-	Type string `json:"type"`
+	Flag        string          `json:"flag"`
+	Value       json.RawMessage `json:"value"`
+	Variant     string          `json:"variant"`
+	Reason      string          `json:"reason"`
+	ErrorCode   string          `json:"errorCode,omitempty"`
+	ErrorDetail string          `json:"errorMessage,omitempty"`
+	// Step is the deciding step (the tutorial's reason names).
+	Step string `json:"step,omitempty"`
+	// Bucket is the subject's bucket under the flag's own bucketing
+	// (Scheme); -1 when there is none.
+	Bucket   int            `json:"bucket"`
+	Scheme   string         `json:"scheme,omitempty"`
+	Kind     string         `json:"kind,omitempty"`
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// Payload is a tutorial flag's payload in the environment, served or
+	// not (what K:payload serves when the flag is on).
+	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
 // evalQuery is the panel's input.
@@ -71,69 +71,9 @@ func (q evalQuery) context() (of.FlattenedContext, error) {
 	return fc, nil
 }
 
-// kindOf is the typed method an application would call for a JSON value.
-func kindOf(raw json.RawMessage) string {
-	b := bytes.TrimSpace(raw)
-	if len(b) == 0 {
-		return "boolean"
-	}
-	switch b[0] {
-	case 't', 'f':
-		return "boolean"
-	case '"':
-		return "string"
-	case '{', '[':
-		return "object"
-	case 'n':
-		return "object"
-	}
-	return "number"
-}
-
-// ask runs one typed resolution on the provider: the one evaluation path.
-func (c *Console) ask(r *http.Request, flag, kind string, fc of.FlattenedContext) answer {
-	ctx := r.Context()
-	a := answer{Flag: flag, Type: kind}
-	var d of.ProviderResolutionDetail
-	switch kind {
-	case "boolean":
-		res := c.prov.BooleanEvaluation(ctx, flag, false, fc)
-		a.Value, d = res.Value, res.ProviderResolutionDetail
-	case "string":
-		res := c.prov.StringEvaluation(ctx, flag, "", fc)
-		a.Value, d = res.Value, res.ProviderResolutionDetail
-	case "number":
-		res := c.prov.FloatEvaluation(ctx, flag, 0, fc)
-		a.Value, d = res.Value, res.ProviderResolutionDetail
-	default:
-		res := c.prov.ObjectEvaluation(ctx, flag, nil, fc)
-		a.Value, d = res.Value, res.ProviderResolutionDetail
-	}
-	a.Variant, a.Reason, a.Metadata = d.Variant, string(d.Reason), d.FlagMetadata
-	if d.ResolutionError != (of.ResolutionError{}) {
-		a.ErrorCode, a.ErrorDetail = resolutionError(d.ResolutionError)
-	}
-	if s, ok := d.FlagMetadata["evaluationReason"].(string); ok {
-		a.Step = s
-	}
-	return a
-}
-
-// resolutionError splits go-sdk's "CODE: message".
-func resolutionError(e of.ResolutionError) (string, string) {
-	s := e.Error()
-	code, msg, ok := strings.Cut(s, ": ")
-	if !ok {
-		return s, ""
-	}
-	return code, msg
-}
-
-// evaluate answers the panel's query through the provider. The definition
-// is read only to choose the typed method, as the application's code
-// would: a variant flag by its default variant's value, a tutorial flag as
-// a boolean switch and, when its environment has a payload, also for the
-// payload in the payload's type.
+// evaluate answers the panel's query with provider.Resolve: value,
+// variant, reason, error, metadata, the deciding step and the bucket, all
+// as the provider decides them (the console computes none of them).
 func (c *Console) evaluate(r *http.Request, q evalQuery) (answer, error) {
 	fc, err := q.context()
 	if err != nil {
@@ -142,29 +82,13 @@ func (c *Console) evaluate(r *http.Request, q evalQuery) (answer, error) {
 	if !evaluator.ValidName(q.Flag) {
 		return answer{}, &fieldError{"flag", fmt.Sprintf("%q is not a flag key", q.Flag)}
 	}
-	kind := "boolean"
-	var payloadKind string
-	f, err := c.store.Get(r.Context(), q.Flag)
-	switch {
-	case err == nil && f.IsVariantFlag():
-		kind = kindOf(f.Variants[f.DefaultVariant])
-	case err == nil:
-		env := q.Environment
-		if env == "" {
-			env = c.cfg.environment
-		}
-		if e, ok := f.Environments[env]; ok && e.HasValue() {
-			payloadKind = kindOf(e.Value)
-		}
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
-		// The provider answers FLAG_NOT_FOUND or PARSE_ERROR itself.
-	default:
-		return answer{}, err
-	}
-	a := c.ask(r, q.Flag, kind, fc)
-	if payloadKind != "" {
-		p := c.ask(r, q.Flag, payloadKind, fc)
-		a.Payload = &p
+	res := c.prov.Resolve(r.Context(), q.Flag, fc)
+	x := res.Explanation
+	a := answer{Flag: q.Flag, Value: res.Value, Variant: res.Variant, Reason: string(res.Reason),
+		ErrorCode: string(res.ErrorCode), ErrorDetail: res.ErrorMessage, Step: x.Outcome,
+		Bucket: x.Bucket, Scheme: x.Scheme, Kind: string(x.Kind), Metadata: res.Metadata, Payload: x.Payload}
+	if a.Value == nil {
+		a.Value = json.RawMessage("null") // the caller's default
 	}
 	return a, nil
 }

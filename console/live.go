@@ -8,6 +8,8 @@ import (
 	"time"
 
 	of "github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/redisflags/redisflags/provider"
 )
 
 // maxStreams bounds the live streams open at once; more get 503.
@@ -62,23 +64,23 @@ func (h *hub) close() {
 	}
 }
 
-// relay reads the provider's events until Close: a configuration change
-// is told to every stream after the provider's snapshot has it, so a page
-// that reloads on the event sees the new answers.
-func (c *Console) relay() {
+// relay follows the provider's changes (provider.Watch, which does not
+// compete with the SDK for its event channel) until Close: a configuration
+// change is told to every stream after the provider's snapshot has it, so a
+// page that reloads on the event sees the new answers.
+func (c *Console) relay(changes <-chan provider.Change) {
 	defer close(c.done)
-	var events <-chan of.Event
-	if c.prov != nil {
-		events = c.prov.EventChannel()
-	}
 	for {
 		select {
 		case <-c.stop:
 			return
-		case e := <-events:
-			if e.EventType == of.ProviderConfigChange {
+		case ch, ok := <-changes:
+			if !ok {
+				return
+			}
+			if ch.Type == of.ProviderConfigChange {
 				c.index.invalidate()
-				c.live.publish(e.FlagChanges)
+				c.live.publish(ch.Flags)
 			}
 		}
 	}

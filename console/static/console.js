@@ -122,9 +122,10 @@
           var dl = document.createElement("dl");
           dl.className = "answer";
           var rows = [["Value", "a-value", JSON.stringify(a.value)], ["Variant", "a-variant", a.variant],
-            ["Reason", "a-reason", a.reason], ["Deciding step", "a-step", a.step || ""]];
+            ["Reason", "a-reason", a.reason], ["Deciding step", "a-step", a.step || ""],
+            ["Bucket", "a-bucket", a.bucket >= 0 ? a.bucket + " (" + a.scheme + ")" : "none"]];
           if (a.errorCode) { rows.push(["Error", "a-error", a.errorCode + " " + (a.errorMessage || "")]); }
-          if (a.payload) { rows.push(["Payload", "a-payload", JSON.stringify(a.payload.value) + " (" + a.payload.reason + ")"]); }
+          if (a.payload !== undefined) { rows.push(["Payload", "a-payload", JSON.stringify(a.payload)]); }
           rows.forEach(function (row) {
             var dt = document.createElement("dt"); dt.textContent = row[0];
             var dd = document.createElement("dd"); dd.id = row[1]; dd.textContent = row[2];
