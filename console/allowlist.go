@@ -87,6 +87,9 @@ func (c *Console) editAllowlist(w http.ResponseWriter, r *http.Request, id *iden
 	}
 	remove = append(remove, form["drop"]...)
 	if err == nil {
+		err = c.guard(r.Context(), key, nil)
+	}
+	if err == nil {
 		_, err = c.store.EditAllowlist(r.Context(), key, env, which, add, remove, store.IfVersion(seen), store.Actor(id.user))
 	}
 	back := "/flags/" + url.PathEscape(key) + "/allowlist?" + url.Values{"env": {env}, "list": {listName}}.Encode()

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/sha256"
 	"embed"
 	"html/template"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redisflags/redisflags/evaluator"
 	"github.com/redisflags/redisflags/provider"
 	"github.com/redisflags/redisflags/store"
 )
@@ -60,6 +62,7 @@ type config struct {
 	pageSize    int
 	loginBurst  int
 	loginWindow time.Duration
+	writeGuard  func(ctx context.Context, key string, next *evaluator.Flag) error
 }
 
 // WithUsers sets the accounts that may sign in. Default: none (only the
@@ -110,6 +113,24 @@ func WithLoginLimit(burst int, window time.Duration) Option {
 			c.loginBurst, c.loginWindow = burst, window
 		}
 	}
+}
+
+// WithWriteGuard makes every change the console makes ask guard first, as
+// server.WithWriteGuard does for the admin API: next is the definition
+// about to be written (nil for a delete or an allowlist edit); an error
+// refuses the change, shown to the person, and nothing is written (for
+// example, environments under an approval policy go through change
+// requests). Default: none.
+func WithWriteGuard(guard func(ctx context.Context, key string, next *evaluator.Flag) error) Option {
+	return func(c *config) { c.writeGuard = guard }
+}
+
+// guard runs the write guard, if any.
+func (c *Console) guard(ctx context.Context, key string, next *evaluator.Flag) error {
+	if c.cfg.writeGuard == nil {
+		return nil
+	}
+	return c.cfg.writeGuard(ctx, key, next)
 }
 
 // WithLogger sets where sign-ins and failures are logged. Default: discarded.

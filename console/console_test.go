@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -374,6 +375,25 @@ func TestEvaluateJSON_AgreesWithProvider(t *testing.T) {
 			assert.Equal(t, bucket(f.Key, env, subject), got.Bucket, "the flag's sha256 bucket")
 		}
 	}
+}
+
+func TestWriteGuard_RefusesAndWritesNothing(t *testing.T) {
+	guarded := errors.New("production needs a change request")
+	h := start(t, console.WithWriteGuard(func(_ context.Context, key string, next *evaluator.Flag) error {
+		if next == nil || next.Environments["production"].RolloutPercent > 10 {
+			return guarded
+		}
+		return nil
+	}))
+	v := h.put(t, checkout()).Version
+	a := h.client(t).signIn("alice")
+	res := a.edit("checkout-banner", url.Values{"op": {"rollout"}, "env": {"production"}, "percent": {"50"}, "version": {fmt.Sprint(v)}})
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.Contains(t, res.Body, "production needs a change request")
+	del := a.post("/flags/checkout-banner/delete", url.Values{"csrf": {a.csrf}, "confirm": {"checkout-banner"}, "version": {fmt.Sprint(v)}})
+	assert.Equal(t, http.StatusForbidden, del.StatusCode)
+	assert.Equal(t, v, h.get(t, "checkout-banner").Version)
+	require.Equal(t, http.StatusSeeOther, a.edit("checkout-banner", url.Values{"op": {"rollout"}, "env": {"production"}, "percent": {"10"}, "version": {fmt.Sprint(v)}}).StatusCode)
 }
 
 func TestParseUsers(t *testing.T) {

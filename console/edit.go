@@ -188,6 +188,10 @@ func (c *Console) edit(w http.ResponseWriter, r *http.Request, id *identity) {
 		c.refused(w, r, id, cur, err)
 		return
 	}
+	if err := c.guard(r.Context(), cur.Key, &next); err != nil {
+		c.fail(w, r, id, http.StatusForbidden, "Not saved: "+err.Error())
+		return
+	}
 	_, err := c.store.Upsert(r.Context(), next, store.IfVersion(seen), store.Actor(id.user), store.KeepLargeAllowlists())
 	switch {
 	case errors.Is(err, store.ErrVersionMismatch):
@@ -335,6 +339,9 @@ func (c *Console) createFlag(r *http.Request, id *identity, f evaluator.Flag) er
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
+	if err := c.guard(r.Context(), f.Key, &f); err != nil {
+		return err
+	}
 	_, err = c.store.Upsert(r.Context(), f, store.IfVersion(0), store.Actor(id.user))
 	if errors.Is(err, store.ErrVersionMismatch) {
 		return &fieldError{"key", fmt.Sprintf("%q: %v", f.Key, errExists)}
@@ -403,6 +410,10 @@ func (c *Console) deleteFlag(w http.ResponseWriter, r *http.Request, id *identit
 		c.conflict(w, r, id, cur, seen)
 		return
 	}
+	if err := c.guard(r.Context(), cur.Key, nil); err != nil {
+		c.fail(w, r, id, http.StatusForbidden, "Not deleted: "+err.Error())
+		return
+	}
 	err := c.store.Delete(r.Context(), cur.Key, store.IfVersion(seen), store.Actor(id.user))
 	if errors.Is(err, store.ErrVersionMismatch) {
 		if now, gerr := c.store.Get(r.Context(), cur.Key); gerr == nil {
@@ -447,6 +458,10 @@ func (c *Console) revert(w http.ResponseWriter, r *http.Request, id *identity) {
 		return
 	}
 	def.Version, def.UpdatedAt = 0, ""
+	if err := c.guard(r.Context(), key, &def); err != nil {
+		c.fail(w, r, id, http.StatusForbidden, "Not reverted: "+err.Error())
+		return
+	}
 	_, err = c.store.Upsert(r.Context(), def, store.IfVersion(seen), store.Actor(id.user))
 	if errors.Is(err, store.ErrVersionMismatch) {
 		cur, gerr := c.store.Get(r.Context(), key)
