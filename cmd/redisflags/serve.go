@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisflags/redisflags/console"
+	"github.com/redisflags/redisflags/release"
 	"github.com/redisflags/redisflags/server"
 	"github.com/redisflags/redisflags/store"
 )
@@ -118,8 +119,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stopRelease := rel.start(st, hooks, logger)
 	defer stopRelease()
 	if !*noConsole {
+		// The console's changes meet the approval policies the admin
+		// routes meet.
 		conOpts := []console.Option{console.WithUsers(users), console.WithAdminToken(*token),
-			console.WithEnvironment(*environment), console.WithLogger(logger)}
+			console.WithEnvironment(*environment), console.WithLogger(logger),
+			console.WithWriteGuard(releaseWriteGuard(release.NewService(st, func() time.Time { return now() })))}
 		if *secureCookies {
 			conOpts = append(conOpts, console.WithSecureCookies())
 		}
