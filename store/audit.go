@@ -31,10 +31,11 @@ type writeConfig struct {
 	version      int64
 	actor        string
 	// note, watch, guard and also carry release writes (see schedule.go).
-	note  string
-	watch []string
-	guard func(ctx context.Context, tx *redis.Tx) error
-	also  func(ctx context.Context, p redis.Pipeliner, after *evaluator.Flag)
+	note      string
+	watch     []string
+	guard     func(ctx context.Context, tx *redis.Tx) error
+	also      func(ctx context.Context, p redis.Pipeliner, after *evaluator.Flag)
+	keepLarge bool // see KeepLargeAllowlists
 }
 
 // IfVersion makes the write conditional: it happens only when the flag's
@@ -104,6 +105,14 @@ func (c *writeConfig) record(ctx context.Context, s *Store, p redis.Pipeliner, o
 	afterJSON := []byte("null")
 	if after != nil {
 		afterJSON = auditJSON(*after)
+	}
+	c.recordJSON(ctx, s, p, op, key, before, afterJSON)
+}
+
+// recordJSON is record with the after side already in its audit JSON form.
+func (c *writeConfig) recordJSON(ctx context.Context, s *Store, p redis.Pipeliner, op, key string, before, afterJSON json.RawMessage) {
+	if !c.audited() {
+		return
 	}
 	if before == nil {
 		before = json.RawMessage("null")

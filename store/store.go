@@ -156,8 +156,10 @@ func (s *Store) Upsert(ctx context.Context, f evaluator.Flag, opts ...WriteOptio
 	if err := evaluator.Validate(f); err != nil {
 		return evaluator.Flag{}, err
 	}
-	if err := checkNotPartial(f); err != nil {
-		return evaluator.Flag{}, err
+	if !w.keepLarge {
+		if err := checkNotPartial(f); err != nil {
+			return evaluator.Flag{}, err
+		}
 	}
 	f = f.Clone()
 	for name, env := range f.Environments {
@@ -187,7 +189,7 @@ func (s *Store) Upsert(ctx context.Context, f evaluator.Flag, opts ...WriteOptio
 		stored.UpdatedAt = timestamp(s.now())
 		note, _ := json.Marshal(Change{Op: "upsert", FlagKey: f.Key, Version: stored.Version})
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			s.deleteKeys(ctx, p, f.Key, oldEnvs)
+			s.deleteKeysKeeping(ctx, p, f.Key, oldEnvs, &stored, w.keepLarge)
 			s.writeFlag(ctx, p, &stored)
 			p.SAdd(ctx, s.keys.index(), f.Key)
 			p.Publish(ctx, s.keys.changes(), note)

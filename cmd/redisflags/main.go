@@ -64,6 +64,7 @@ const usageText = `redisflags: feature flags in Redis (the Redis feature-flags t
 
 Usage:
   redisflags serve   [--addr HOST:PORT] [--admin-token T] [--environment E] [--log-stream KEY] [--resync D]
+                     [--users FILE] [--secure-cookies] [--no-console]
   redisflags flags   list [--json] | get KEY | set KEY [options] | delete KEY [--if-version N]
   redisflags import  FILE [--format tutorial|native|openfeature-spec|flagd|launchdarkly|auto]
                      [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run] [--actor NAME]
@@ -82,6 +83,7 @@ Usage:
   redisflags usage   [FLAG] [--days N] [--json]
   redisflags experiment FLAG --metric EVENT [--control VARIANT] [--environment E] [--alpha A]
                      [--plot FILE.png] [--json]
+  redisflags user    NAME viewer|editor|admin   (password on stdin; prints a --users line)
 
 Every verb takes --redis-url (default $REDIS_URL) and --key-prefix (default feature-flags);
 every CLI write records --actor (default: the user at the terminal) in the audit trail.
@@ -126,6 +128,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runUsage(ctx, rest, stdout, stderr)
 	case "experiment":
 		return runExperiment(ctx, rest, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil

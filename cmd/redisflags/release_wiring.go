@@ -130,7 +130,18 @@ func releaseOptions(st *store.Store, token string) []server.Option {
 	// Admin-route edits of an environment under an approval policy are
 	// refused (409), pointing to the release API, which makes them change
 	// requests; an emergency off the policy allows passes.
-	guard := func(ctx context.Context, key string, next *evaluator.Flag) error {
+	guard := releaseWriteGuard(svc)
+	return []server.Option{
+		server.WithRoute("/api/release/", adminOnly(token, http.StripPrefix("/api/release", h))),
+		server.WithWriteGuard(guard),
+	}
+}
+
+// releaseWriteGuard refuses a write (an admin-route or console edit) that
+// changes an environment under an approval policy; the release API makes
+// such changes change requests.
+func releaseWriteGuard(svc *release.Service) func(ctx context.Context, key string, next *evaluator.Flag) error {
+	return func(ctx context.Context, key string, next *evaluator.Flag) error {
 		need, err := svc.NeedsRequest(ctx, key, next)
 		switch {
 		case errors.Is(err, store.ErrCorrupt):
@@ -141,10 +152,6 @@ func releaseOptions(st *store.Store, token string) []server.Option {
 			return fmt.Errorf("an environment it changes requires approval; PUT or DELETE /api/release/flags/%s makes a change request", key)
 		}
 		return nil
-	}
-	return []server.Option{
-		server.WithRoute("/api/release/", adminOnly(token, http.StripPrefix("/api/release", h))),
-		server.WithWriteGuard(guard),
 	}
 }
 

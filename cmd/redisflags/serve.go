@@ -15,13 +15,18 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisflags/redisflags/console"
 	"github.com/redisflags/redisflags/provider"
+	"github.com/redisflags/redisflags/release"
 	"github.com/redisflags/redisflags/server"
 	"github.com/redisflags/redisflags/store"
 	"github.com/redisflags/redisflags/tracking"
 )
 
-const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler]"
+// consoleLargeSet is the largest allowlist the console loads.
+const consoleLargeSet = 10000
+
+const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler] [--users FILE] [--secure-cookies] [--no-console]"
 
 // runServe is "redisflags serve": the HTTP server, until ctx ends. It then
 // stops accepting requests, lets those under way finish (10 s at most),
@@ -40,6 +45,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rel.register(fs)
 	var cors stringList
 	fs.Var(&cors, "cors-origin", "allow cross-origin OFREP requests from this `origin` (https://app.example.com; repeatable; \"*\" for any); default none")
+	usersFile := fs.String("users", os.Getenv("REDISFLAGS_USERS"), "console accounts, one \"name:role:bcrypt-hash\" a line (role viewer, editor or admin); default $REDISFLAGS_USERS")
+	secureCookies := fs.Bool("secure-cookies", false, "mark the console's session cookie Secure also over plain HTTP (behind a proxy that ends TLS)")
+	noConsole := fs.Bool("no-console", false, "do not serve the web console at /")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -98,12 +106,47 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	events.Start()
 	defer events.Stop(context.WithoutCancel(ctx))
 
-	srv := server.New(rdb, st, append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(*token),
+	var users []console.User
+	if *usersFile != "" && !*noConsole {
+		if users, err = console.LoadUsers(*usersFile); err != nil {
+			return err
+		}
+	}
+	opts := append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(*token),
 		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...),
 		server.WithClock(func() time.Time { return now() }),
-		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st, *token)...)...)
+		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st, *token)...)
+	// The console is mounted at / and answers through the server's own
+	// provider (srv.Provider(), the one evaluation path), which it follows
+	// with provider.Watch for its live updates; it exists once srv does, so
+	// the route reaches it through con.
+	var con *console.Console
+	if !*noConsole {
+		opts = append(opts, server.WithRoute("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { con.ServeHTTP(w, r) })))
+	}
+	srv := server.New(rdb, st, opts...)
 	stopRelease := rel.start(st, hooks, logger)
 	defer stopRelease()
+	if !*noConsole {
+		// The console's changes meet the approval policies the admin
+		// routes meet.
+		conOpts := []console.Option{console.WithUsers(users), console.WithAdminToken(*token),
+			console.WithEnvironment(*environment), console.WithLogger(logger),
+			console.WithWriteGuard(releaseWriteGuard(release.NewService(st, func() time.Time { return now() })))}
+		if *secureCookies {
+			conOpts = append(conOpts, console.WithSecureCookies())
+		}
+		// The console's reads leave allowlists of more than 10,000 members
+		// in Redis (browsed with SSCAN, kept by its edits), so no page
+		// carries a million subjects.
+		conStore := store.New(rdb, store.WithKeyPrefix(c.prefix), store.WithClock(func() time.Time { return now() }),
+			store.WithLargeSetThreshold(consoleLargeSet))
+		con = console.New(conStore, srv.Provider(), conOpts...)
+		defer con.Close()
+		if len(users) == 0 && *token == "" {
+			logger.Warn("console: no --users and no --admin-token: nobody can sign in to the console")
+		}
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -119,6 +162,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Change streams would hold Shutdown for its whole timeout.
 	hs.RegisterOnShutdown(srv.StopStreams)
+	if con != nil {
+		// The console's live streams end when the server shuts down, so
+		// that Shutdown does not wait for them.
+		hs.RegisterOnShutdown(func() { _ = con.Close() })
+	}
 
 	if err := srv.Start(ctx); err != nil {
 		return err
