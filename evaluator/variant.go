@@ -19,6 +19,7 @@ type variantFlag struct {
 	rules    []compiledRule
 	split    *compiledSplit
 	hasRules bool
+	hasCEL   bool           // a rule has a CEL expression
 	metadata map[string]any // Flag.Metadata with integers as int64; nil when empty
 
 	// LaunchDarkly's model (see kinds.go): targets, prerequisites and
@@ -94,6 +95,7 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 			cr.conds = append(cr.conds, compileCondition(v, sc, fmt.Sprintf("%s.conditions[%d]", path, j), c, 0))
 		}
 		if r.CEL != "" {
+			vf.hasCEL = true
 			p, err := compileCEL(r.CEL)
 			if err != nil {
 				v.add(path+".cel", "%v", err)

@@ -73,6 +73,9 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.direct && !contextTimeoutEnabled(client) {
+		cfg.logger.Warn("redisflags: direct reads without the go-redis option ContextTimeoutEnabled wait for the client's ReadTimeout, not the caller's context deadline; set ContextTimeoutEnabled: true")
+	}
 	return &Provider{
 		cfg:    cfg,
 		client: client,
