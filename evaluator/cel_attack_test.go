@@ -158,7 +158,6 @@ func TestCELInterruptIsCheckedInsideComprehensions(t *testing.T) {
 	assert.Equal(t, "off", c.Evaluate(in).Variant, "cancelled after the evaluation started: stopped inside the comprehension")
 }
 
-
 // cancelOnRead cancels the evaluation's context when the rule reads its
 // attribute: after the pre-evaluation check, before the comprehension.
 type cancelOnRead struct {
