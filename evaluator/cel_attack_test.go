@@ -169,3 +169,47 @@ func (c cancelOnRead) Attribute(name string) (any, bool) {
 	c.cancel()
 	return c.MapAttributes.Attribute(name)
 }
+
+func conditionFlag(op string, value any) evaluator.Flag {
+	f := celFlag("")
+	f.Rules = []evaluator.Rule{{Name: "bounded", Conditions: []evaluator.Condition{{Attribute: "v", Op: op, Values: []any{value}}}, Variant: "on"}}
+	return f
+}
+
+func TestRegexpAndSemverDefinitionsAreBounded(t *testing.T) {
+	tests := []struct {
+		name  string
+		op    string
+		value string
+		want  string
+	}{
+		{"long pattern", evaluator.OpMatches, strings.Repeat("a", evaluator.MaxRegexpLength+1), "bytes long"},
+		{"pattern expanding to a huge program", evaluator.OpMatches, `(a{1000}){1000}`, ""},
+		{"counted repetition within RE2's limit but a big program", evaluator.OpMatches, `(abcdefghijk){999}`, "instructions"},
+		{"long semantic version", evaluator.OpSemverEq, "1.2.3-" + strings.Repeat("a", evaluator.MaxSemverLength), "bytes long"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := evaluator.Validate(conditionFlag(tt.op, tt.value))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "rules[0](bounded).conditions[0]")
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	require.NoError(t, evaluator.Validate(conditionFlag(evaluator.OpMatches, `^user-[0-9]+@example\.com$`)))
+}
+
+func TestOverlongAttributesDoNotMatch(t *testing.T) {
+	re, err := evaluator.Compile(conditionFlag(evaluator.OpMatches, `a`))
+	require.NoError(t, err)
+	in := func(v string) evaluator.Input {
+		return evaluator.Input{Environment: "production", Subject: "u", Attributes: evaluator.MapAttributes{"v": v}}
+	}
+	assert.Equal(t, "on", re.Evaluate(in("a")).Variant)
+	assert.Equal(t, "off", re.Evaluate(in(strings.Repeat("a", evaluator.MaxMatchedLength+1))).Variant)
+
+	sv, err := evaluator.Compile(conditionFlag(evaluator.OpSemverGTE, "1.0.0"))
+	require.NoError(t, err)
+	assert.Equal(t, "on", sv.Evaluate(in("2.0.0")).Variant)
+	assert.Equal(t, "off", sv.Evaluate(in("2.0.0-"+strings.Repeat("a", evaluator.MaxSemverLength))).Variant)
+}
