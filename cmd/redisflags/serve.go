@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -30,7 +29,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c conn
 	c.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (\":8080\" for every interface)")
-	token := fs.String("admin-token", os.Getenv("REDISFLAGS_ADMIN_TOKEN"), "`token` the admin routes require as Authorization: Bearer; default $REDISFLAGS_ADMIN_TOKEN; empty leaves them open")
+	var tok secret
+	secretVar(fs, &tok, "admin-token", "REDISFLAGS_ADMIN_TOKEN", "`token` the admin routes require as Authorization: Bearer; prefer $REDISFLAGS_ADMIN_TOKEN, which ps does not show; empty leaves them open")
 	environment := fs.String("environment", "production", "`environment` evaluated when a request names none")
 	logStream := fs.String("log-stream", "", "also append request logs to this Redis stream `key` (the tutorial's is \"logs\")")
 	resync := fs.Duration("resync", 30*time.Second, "full reload of the OFREP snapshot every `interval`, for writers that publish no change notice")
@@ -51,7 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	var rdb redis.UniversalClient
-	if c.redisURL == "" {
+	if c.redisURL.reveal() == "" {
 		m, err := miniredis.Run()
 		if err != nil {
 			return fmt.Errorf("start the embedded Redis: %w", err)
@@ -86,13 +86,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := slog.New(handler)
 	// go-redis logs reconnections itself; through slog its lines stay JSON.
 	redis.SetLogger(redisLogger{logger})
-	if *token == "" {
+	token := tok.reveal()
+	if token == "" {
 		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
 	}
 
-	srv := server.New(rdb, st, append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(*token),
+	srv := server.New(rdb, st, append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(token),
 		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...),
-		server.WithClock(func() time.Time { return now() })}, releaseOptions(st, *token)...)...)
+		server.WithClock(func() time.Time { return now() })}, releaseOptions(st, token)...)...)
 	stopRelease := rel.start(st, hooks, logger)
 	defer stopRelease()
 
