@@ -36,7 +36,7 @@ func literalList(n int) string {
 // The attacks of issue 19 are refused when the flag is written, naming the
 // flag, the rule and the estimate: three nested .all() (0.63 s per
 // evaluation before, 7.9 s at N=215) and a map rule (317 MB of RSS before).
-func TestCELRulesAboveTheCostBoundAreRefusedAtWriteTime(t *testing.T) {
+func TestAttackCELRulesAboveTheCostBoundAreRefusedAtWriteTime(t *testing.T) {
 	l := literalList(100)
 	tests := []struct{ name, expr string }{
 		{"three nested all over literal lists", fmt.Sprintf(`%s.all(a, %s.all(b, %s.all(c, a + b + c >= 0)))`, l, l, l)},
@@ -80,7 +80,7 @@ func TestCELExpressionLengthIsBounded(t *testing.T) {
 // A context list far larger than the estimate assumed cannot make an
 // accepted rule run away: the runtime cost limit stops it, and the rule does
 // not hold.
-func TestCELRuntimeCostLimitStopsARuleOverAHugeContext(t *testing.T) {
+func TestAttackCELRuntimeCostLimitStopsARuleOverAHugeContext(t *testing.T) {
 	c, err := evaluator.Compile(celFlag(`xs.all(a, a >= 0)`))
 	require.NoError(t, err)
 	small := make([]any, 1000)
@@ -176,7 +176,7 @@ func conditionFlag(op string, value any) evaluator.Flag {
 	return f
 }
 
-func TestRegexpAndSemverDefinitionsAreBounded(t *testing.T) {
+func TestAttackRegexpAndSemverDefinitionsAreBounded(t *testing.T) {
 	tests := []struct {
 		name  string
 		op    string

@@ -364,7 +364,7 @@ func TestAuditEntryIsPartOfTheWriteTransaction(t *testing.T) {
 // without the bound) leave the audit stream within its byte bound: each
 // definition above AuditMaxDefinition is recorded as its summary, and the
 // stream is trimmed by its byte count.
-func TestAuditStreamIsBoundedInBytes(t *testing.T) {
+func TestAttackAuditStreamIsBoundedInBytes(t *testing.T) {
 	s0 := redistest.Start(t)
 	rdb := s0.Client(t)
 	ctx := t.Context()

@@ -93,7 +93,7 @@ func TestWritesOfDifferentFlagsNeverConflict(t *testing.T) {
 	})
 }
 
-func TestSixteenParallelCreatesOfDistinctFlagsAllSucceedFirstTime(t *testing.T) {
+func TestAttackSixteenParallelCreatesOfDistinctFlagsAllSucceedFirstTime(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := t.Context()
 		h := &beforeExec{}
@@ -118,7 +118,7 @@ func TestSixteenParallelCreatesOfDistinctFlagsAllSucceedFirstTime(t *testing.T) 
 	})
 }
 
-func TestIfAbsentLetsExactlyOneOf120CreatorsWin(t *testing.T) {
+func TestAttackIfAbsentLetsExactlyOneOf120CreatorsWin(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := t.Context()
 		s := store.New(rdb)

@@ -14,7 +14,7 @@ import (
 
 // A request that logs a 1,000,000-character path writes a bounded entry
 // into the log stream (before: the whole path, ~10 GB for the stream).
-func TestLogStreamEntriesAreBoundedInBytes(t *testing.T) {
+func TestAttackLogStreamEntriesAreBoundedInBytes(t *testing.T) {
 	m := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })

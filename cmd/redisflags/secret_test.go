@@ -13,7 +13,7 @@ import (
 // A mistyped option prints usage; the defaults taken from the environment
 // are never in it (before: `(default "redis://:supersecret@…")`,
 // `(default "topsecrettoken")`).
-func TestUsageNeverShowsSecretsFromTheEnvironment(t *testing.T) {
+func TestAttackUsageNeverShowsSecretsFromTheEnvironment(t *testing.T) {
 	t.Setenv("REDIS_URL", "redis://:supersecret@127.0.0.1:1/0")
 	t.Setenv("REDISFLAGS_ADMIN_TOKEN", "topsecrettoken")
 	for _, args := range [][]string{
@@ -39,7 +39,7 @@ func TestUsageNeverShowsSecretsFromTheEnvironment(t *testing.T) {
 
 // A URL that does not parse is named without its password (before: the
 // parse error echoed it).
-func TestRedisURLErrorsRedactThePassword(t *testing.T) {
+func TestAttackRedisURLErrorsRedactThePassword(t *testing.T) {
 	for _, u := range []string{
 		"redis://:supersecret@127.0.0.1:notaport/0",
 		"redis://user:supersecret@[::1/0",
