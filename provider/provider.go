@@ -39,6 +39,9 @@ type Provider struct {
 
 	// watchers are the subscribers of Watch (changes.go).
 	watchers watchers
+	// keyspaceRefused is set once Redis refused the keyspace-notification
+	// PSUBSCRIBE (NOPERM under an ACL): later sessions do not ask again.
+	keyspaceRefused atomic.Bool
 
 	mu     sync.Mutex // guards the fields below
 	run    *runner    // the background loop; nil when not started
