@@ -79,9 +79,14 @@ func scrub(err error, s secret) error {
 	return errors.New(msg)
 }
 
-// urlPassword finds the password of a URL, even one that does not parse:
-// what lies between "user:" and the last "@" of the authority.
+// urlPassword finds the password of a URL: the parser's, or, for one that
+// does not parse, what lies between "user:" and the last "@" of the
+// authority.
 func urlPassword(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		pw, _ := p.User.Password()
+		return pw
+	}
 	rest, ok := strings.CutPrefix(u[strings.Index(u, "://")+1:], "//")
 	if !ok {
 		return ""

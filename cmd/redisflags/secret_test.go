@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,4 +83,26 @@ func TestPasswordNeededSaysSoAndHow(t *testing.T) {
 	assert.NotContains(t, err.Error(), "wrong-pw")
 	stdout, _, err := runCLI(t, "flags", "list", "--redis-url", "redis://:s3cret-pw@"+srv.Addr()+"/0")
 	require.NoError(t, err, stdout)
+}
+
+// FuzzRedactURL: whatever the URL, neither its redacted form nor a scrubbed
+// error repeating it shows the password.
+func FuzzRedactURL(f *testing.F) {
+	for _, s := range []string{"redis://:pw@h:1/0", "rediss://u:pw@h", "redis://u:p@w@h/0", "redis://:pw@[::1/0", "x", "redis://h/0?password=pw"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		s := secret{value: u, url: true}
+		pw := urlPassword(u)
+		red := fmt.Sprint(s)
+		err := scrub(fmt.Errorf("parse %q: bad %s", u, u), s)
+		if len(pw) >= 4 {
+			if strings.Contains(red, pw) {
+				t.Fatalf("redacted %q shows the password %q", red, pw)
+			}
+			if strings.Contains(err.Error(), pw) {
+				t.Fatalf("scrubbed error %q shows the password %q", err, pw)
+			}
+		}
+	})
 }
