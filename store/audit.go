@@ -101,14 +101,15 @@ func (c *writeConfig) audited() bool { return c.actor != "" }
 
 // check runs inside the WATCH, before MULTI: it checks the write's
 // conditions against the flag's stored state.
-func (c *writeConfig) check(key string, st writeState) error {
+// op is "write" or "delete", for the error.
+func (c *writeConfig) check(op, key string, st writeState) error {
 	switch {
 	case c.checkVersion && st.version != c.version:
-		return fmt.Errorf("write flag %q: stored version is %d, not %d: %w", key, st.version, c.version, ErrVersionMismatch)
+		return fmt.Errorf("%s flag %q: stored version is %d, not %d: %w", op, key, st.version, c.version, ErrVersionMismatch)
 	case c.ifAbsent && st.exists:
-		return fmt.Errorf("write flag %q: %w", key, ErrExists)
+		return fmt.Errorf("%s flag %q: %w", op, key, ErrExists)
 	case c.ifExists && !st.exists:
-		return fmt.Errorf("write flag %q: %w", key, ErrNotFound)
+		return fmt.Errorf("%s flag %q: %w", op, key, ErrNotFound)
 	}
 	return nil
 }

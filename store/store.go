@@ -294,7 +294,7 @@ func (s *Store) readAndCheck(ctx context.Context, tx redis.Cmdable, w writeConfi
 		return nil, nil, err
 	}
 	for i, st := range states {
-		if err := w.check(keys[i], st); err != nil {
+		if err := w.check("write", keys[i], st); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -394,7 +394,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts ...WriteOption) err
 		if !member && !st.exists {
 			return fmt.Errorf("delete flag %q: %w", key, ErrNotFound)
 		}
-		if err := w.check(key, st); err != nil {
+		if err := w.check("delete", key, st); err != nil {
 			return err
 		}
 		if err := w.runGuard(ctx, tx); err != nil {

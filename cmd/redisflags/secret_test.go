@@ -106,3 +106,20 @@ func FuzzRedactURL(f *testing.F) {
 		}
 	})
 }
+
+func TestNewcomerCommands(t *testing.T) {
+	stdout, _, err := runCLI(t, "--version")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(stdout, "redisflags "), stdout)
+	stdout, _, err = runCLI(t, "flags", "--help")
+	require.NoError(t, err)
+	assert.Contains(t, stdout, "flags delete KEY")
+
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", srv.URL())
+	_, _, err = runCLI(t, "flags", "set", "doomed", "--env", "production", "--enabled")
+	require.NoError(t, err)
+	_, _, err = runCLI(t, "flags", "delete", "doomed", "--if-version", "7")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `delete flag "doomed": stored version is 1, not 7`)
+}
