@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	_ "embed"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -105,5 +104,3 @@ return audit(KEYS[1], KEYS[2], unpack(ARGV))`
 var bulkLua string
 
 var bulkWriteScript = auditLua + bulkLua
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
