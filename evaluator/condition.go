@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"time"
 )
@@ -301,9 +302,9 @@ func compileValues(v *ValidationError, vpath string, c Condition, operands opera
 				v.add(p, "must be a regular expression as a string, got %s", jsonType(val))
 				continue
 			}
-			re, err := regexp.Compile(s)
+			re, err := compileBoundedRegexp(s)
 			if err != nil {
-				v.add(p, "regular expression does not compile: %v", err)
+				v.add(p, "regular expression %v", err)
 				continue
 			}
 			out.res = append(out.res, re)
@@ -318,6 +319,9 @@ func compileValues(v *ValidationError, vpath string, c Condition, operands opera
 			var ver semver
 			var ok bool
 			switch {
+			case len(s) > MaxSemverLength:
+				v.add(p, "semantic version is %d bytes long, more than %d", len(s), MaxSemverLength)
+				continue
 			case out.flagd:
 				ver, ok = parseSemverFlagd(s)
 			case ld:
@@ -476,7 +480,7 @@ func (c *cond) test(val any, s string, isStr bool) bool {
 		}
 		return false
 	case opMatches:
-		if !isStr {
+		if !isStr || len(s) > MaxMatchedLength {
 			return false
 		}
 		for _, re := range c.res {
@@ -518,6 +522,9 @@ func (c *cond) test(val any, s string, isStr bool) bool {
 		return false
 	case opSemverEq, opSemverLT, opSemverLTE, opSemverGT, opSemverGTE:
 		if !isStr {
+			return false
+		}
+		if len(s) > MaxSemverLength {
 			return false
 		}
 		parse := parseSemver
@@ -627,4 +634,46 @@ func jsonType(v any) string {
 		return "a number"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// Bounds on what a condition costs. RE2 (Go's regexp) matches in time
+// linear in the input but proportional to the program's size as well, and
+// compiling a long pattern takes time at every snapshot build, so both are
+// bounded; an attribute longer than a bound does not match.
+const (
+	// MaxRegexpLength is the longest pattern a "matches" condition may have.
+	MaxRegexpLength = 4 << 10
+	// MaxRegexpProgram is the most instructions a compiled pattern may have
+	// (counted repetitions such as a{1000} expand into many).
+	MaxRegexpProgram = 10000
+	// MaxMatchedLength is the longest attribute a pattern is matched
+	// against; a longer one does not match.
+	MaxMatchedLength = 16 << 10
+	// MaxSemverLength is the longest semantic version a condition reads,
+	// in a definition (longer: refused) or in a context (longer: no match).
+	MaxSemverLength = 256
+)
+
+// compileBoundedRegexp compiles a pattern within MaxRegexpLength and
+// MaxRegexpProgram.
+func compileBoundedRegexp(s string) (*regexp.Regexp, error) {
+	if len(s) > MaxRegexpLength {
+		return nil, fmt.Errorf("is %d bytes long, more than %d", len(s), MaxRegexpLength)
+	}
+	parsed, err := syntax.Parse(s, syntax.Perl)
+	if err != nil {
+		return nil, fmt.Errorf("does not compile: %v", err)
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return nil, fmt.Errorf("does not compile: %v", err)
+	}
+	if len(prog.Inst) > MaxRegexpProgram {
+		return nil, fmt.Errorf("compiles to %d instructions, more than %d (counted repetitions such as {1000} expand)", len(prog.Inst), MaxRegexpProgram)
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return nil, fmt.Errorf("does not compile: %v", err)
+	}
+	return re, nil
 }

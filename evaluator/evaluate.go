@@ -138,6 +138,10 @@ type Input struct {
 	// [Compiled.HasRollout] or [Compiled.UsesTime] (or the flag has
 	// prerequisites).
 	Now time.Time
+	// Interrupt, when not nil, stops the evaluation of CEL rules once it is
+	// done (a stopped rule does not hold); the provider passes the caller's
+	// context. Nothing else consults it.
+	Interrupt Interrupter
 }
 
 // Result is the value-type answer of one evaluation.

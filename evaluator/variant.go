@@ -19,6 +19,7 @@ type variantFlag struct {
 	rules    []compiledRule
 	split    *compiledSplit
 	hasRules bool
+	hasCEL   bool           // a rule has a CEL expression
 	metadata map[string]any // Flag.Metadata with integers as int64; nil when empty
 
 	// LaunchDarkly's model (see kinds.go): targets, prerequisites and
@@ -99,6 +100,7 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 			vf.markTime(&cr.conds[len(cr.conds)-1])
 		}
 		if r.CEL != "" {
+			vf.hasCEL = true
 			p, err := compileCEL(r.CEL)
 			if err != nil {
 				v.add(path+".cel", "%v", err)

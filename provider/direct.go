@@ -3,6 +3,8 @@ package provider
 import (
 	"sync"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisflags/redisflags/evaluator"
 	"github.com/redisflags/redisflags/store"
 )
@@ -48,4 +50,18 @@ func (p *Provider) directCompiled(flag, env string, facts store.DirectFacts) (*e
 	c.m[k] = directEntry{facts.Fingerprint, compiled}
 	c.mu.Unlock()
 	return compiled, nil
+}
+
+// contextTimeoutEnabled reports whether go-redis honours a context's
+// deadline on client's reads and writes (Options.ContextTimeoutEnabled);
+// true for a client whose options it cannot see. Without it, a direct read
+// waits for ReadTimeout (3 s by default) whatever the caller's deadline.
+func contextTimeoutEnabled(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,15 +238,32 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 	if err := ps.Subscribe(ctx, p.store.ChangesChannel()); err != nil {
 		return err
 	}
-	patterns := []string{p.store.KeyspacePattern()}
-	if sp := p.store.SimpleKeyspacePattern(); sp != "" {
-		patterns = append(patterns, sp)
+	var patterns []string
+	if !p.keyspaceRefused.Load() {
+		patterns = []string{p.store.KeyspacePattern()}
+		if sp := p.store.SimpleKeyspacePattern(); sp != "" {
+			patterns = append(patterns, sp)
+		}
+		if err := ps.PSubscribe(ctx, patterns...); err != nil {
+			return err
+		}
 	}
-	if err := ps.PSubscribe(ctx, patterns...); err != nil {
-		return err
-	}
-	for range 1 + len(patterns) {
+	for need := 1 + len(patterns); need > 0; need-- {
 		msg, err := ps.ReceiveTimeout(ctx, p.cfg.initTimeout)
+		if err != nil && len(patterns) > 0 && strings.HasPrefix(err.Error(), "NOPERM") {
+			// Keyspace notifications are optional: a Redis ACL that
+			// allows only the prefix's channels (&feature-flags:*) refuses
+			// the PSUBSCRIBE, which must not end the session. Forget the
+			// patterns (so go-redis does not subscribe them again on a
+			// reconnect) and rely on change notices and the resync.
+			p.keyspaceRefused.Store(true)
+			p.cfg.logger.Warn("redisflags: Redis refused the keyspace-notification subscription (ACL); following change notices and the periodic resync only",
+				"patterns", patterns, "err", err)
+			_ = ps.PUnsubscribe(ctx, patterns...)
+			need -= len(patterns) - 1 // no confirmation comes for them; this error was the answer
+			patterns = nil
+			continue
+		}
 		if err != nil {
 			return err
 		}

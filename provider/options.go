@@ -110,6 +110,15 @@ func WithLargeAllowlists(threshold int64, ttl time.Duration) Option {
 // WithDirectReads switches the provider to direct reads: no snapshot, one
 // Redis round trip per evaluation that touches only the requested
 // environment's keys. Default: off (live snapshot).
+//
+// Deadlines: a direct read honours the caller's context deadline only when
+// the go-redis client has ContextTimeoutEnabled set (redis.Options,
+// redis.ClusterOptions); without it go-redis waits for its ReadTimeout (3 s
+// by default) whatever the deadline, and New logs a warning. With it, an
+// evaluation whose deadline passes while Redis is slow (or paused) returns
+// the caller's default with an error (GENERAL) at the deadline:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 func WithDirectReads() Option {
 	return func(c *config) { c.direct = true }
 }

@@ -40,6 +40,9 @@ type Provider struct {
 
 	// watchers are the subscribers of Watch (changes.go).
 	watchers watchers
+	// keyspaceRefused is set once Redis refused the keyspace-notification
+	// PSUBSCRIBE (NOPERM under an ACL): later sessions do not ask again.
+	keyspaceRefused atomic.Bool
 
 	// usage holds the evaluation counters; nil when counting is off.
 	usage *usageTable
@@ -83,6 +86,9 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.direct && !contextTimeoutEnabled(client) {
+		cfg.logger.Warn("redisflags: direct reads without the go-redis option ContextTimeoutEnabled wait for the client's ReadTimeout, not the caller's context deadline; set ContextTimeoutEnabled: true")
 	}
 	st := store.New(client, store.WithKeyPrefix(cfg.prefix), store.WithSimpleFlags(cfg.simplePrefix),
 		store.WithLargeSetThreshold(cfg.largeSet))

@@ -133,6 +133,9 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 		Environment: t.environment, Subject: t.subject, Region: t.region,
 		Attributes: evaluator.MapAttributes(fc),
 		Flags:      flags,
+		// Only CEL rules consult it: a context.Context as an interface
+		// value costs no allocation.
+		Interrupt: ctx,
 	}
 	// A prerequisite may have a large allowlist, which only Redis can
 	// answer; a snapshot without any needs no Members (and no allocation).
@@ -156,6 +159,13 @@ func (p *Provider) evaluateCompiled(ctx context.Context, c *evaluator.Compiled, 
 	ev.flagd = c.Flagd()
 	ev.ownContext = ev.ld || ev.flagd
 	ev.result, env = c.EvaluateEnv(in)
+	if c.HasCEL() && ctx.Err() != nil {
+		// A CEL rule stopped by the caller's deadline did not hold, which
+		// is not an answer: say why instead.
+		e := of.NewGeneralResolutionError(fmt.Sprintf("flag %q: evaluation stopped: %v", flag, ctx.Err()))
+		ev.err = &e
+		return
+	}
 	if ev.result.Err != evaluator.NoError {
 		ev.err = resultError(flag, t.environment, ev.result, env)
 		return

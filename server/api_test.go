@@ -228,7 +228,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 			[]string{`"errorCode":"INVALID_CONTEXT"`, `"key":"checkout-banner"`}},
 		{"OFREP: context not an object", "POST", "/ofrep/v1/evaluate/flags", `{"context":[1]}`, nil, 400,
 			[]string{`"errorCode":"INVALID_CONTEXT"`, "context must be a JSON object"}},
-		{"OFREP: body of 2 MiB", "POST", "/ofrep/v1/evaluate/flags", huge, nil, 413, []string{"1 MiB"}},
+		{"OFREP: body of 2 MiB", "POST", "/ofrep/v1/evaluate/flags", huge, nil, 413, []string{"the limit for an evaluation context is 65536"}},
 	}
 	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ts := startServer(t, rdb, token)

@@ -48,6 +48,7 @@ type Server struct {
 	tokenHash    *[sha256.Size]byte // nil: the admin API is open
 	log          *slog.Logger
 	cfg          config
+	limiter      *limiter // the public routes' bounds, shared by every handler
 
 	mu    sync.Mutex
 	stop  context.CancelFunc // nil unless started
@@ -73,6 +74,7 @@ type config struct {
 	streamWriteTimeout time.Duration
 	now                func() time.Time // nil: the provider's default
 	writeGuard         func(ctx context.Context, key string, next *evaluator.Flag) error
+	limits             Limits
 }
 
 // WithClock sets the clock progressive rollouts are evaluated at, on every
@@ -165,7 +167,7 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 	c.corsOrigins = slices.Clone(c.corsOrigins)
-	s := &Server{store: st, rdb: rdb, environment: c.environment, log: c.logger, cfg: c, streamsDone: make(chan struct{})}
+	s := &Server{store: st, rdb: rdb, environment: c.environment, log: c.logger, cfg: c, streamsDone: make(chan struct{}), limiter: newLimiter(c.limits)}
 	popts := []provider.Option{provider.WithEnvironment(c.environment), provider.WithLogger(c.logger)}
 	if st != nil {
 		popts = append(popts, provider.WithKeyPrefix(st.Prefix()))
@@ -250,7 +252,7 @@ func (s *Server) Provider() *provider.Provider { return s.live }
 func (s *Server) API() http.Handler {
 	mux := http.NewServeMux()
 	s.routeAPI(mux)
-	return mux
+	return s.limiter.wrap(mux)
 }
 
 // OFREP returns the OpenFeature Remote Evaluation Protocol routes:
@@ -262,7 +264,7 @@ func (s *Server) OFREP() http.Handler {
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.ofrepSingle)
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.ofrepBulk)
 	mux.HandleFunc("GET "+eventsPath, s.ofrepEvents)
-	return s.cors(mux)
+	return s.cors(s.limiter.wrap(mux))
 }
 
 // Health returns GET /healthz (the process answers) and GET /readyz (Redis
@@ -284,7 +286,7 @@ func (s *Server) Handler() http.Handler {
 	for _, r := range s.cfg.routes {
 		mux.Handle(r.pattern, r.handler)
 	}
-	var h http.Handler = mux
+	var h http.Handler = s.limiter.wrap(mux)
 	for i := len(s.cfg.middleware) - 1; i >= 0; i-- {
 		h = s.cfg.middleware[i](h)
 	}

@@ -54,14 +54,12 @@ func (s *Store) EditAllowlist(ctx context.Context, flagKey, environment string, 
 		return 0, bad("nothing to add or remove")
 	}
 	var version int64
-	err := s.retryTx(ctx, flagKey, func(tx *redis.Tx) error {
-		if err := tx.Watch(ctx, setKey).Err(); err != nil {
-			return err
-		}
-		envs, v, err := s.readForWrite(ctx, tx, flagKey)
+	err := s.retryTx(ctx, fmt.Sprintf("flag %q", flagKey), []string{flagKey}, func(tx *redis.Tx) error {
+		states, befores, err := s.readAndCheck(ctx, tx, w, []string{flagKey})
 		if err != nil {
 			return err
 		}
+		envs, v, before := states[0].envs, states[0].version, befores[0]
 		if !slices.Contains(envs, environment) {
 			return fmt.Errorf("edit allowlist of flag %q: no environment %q: %w", flagKey, environment, ErrNotFound)
 		}
@@ -71,10 +69,6 @@ func (s *Store) EditAllowlist(ctx context.Context, flagKey, environment string, 
 		}
 		if variants {
 			return bad("a variant flag targets users and regions with rules, not allowlists")
-		}
-		before, err := w.prepare(ctx, s, tx, flagKey, envs, v)
-		if err != nil {
-			return err
 		}
 		card, err := tx.SCard(ctx, setKey).Result()
 		if err != nil {
@@ -108,11 +102,11 @@ func (s *Store) EditAllowlist(ctx context.Context, flagKey, environment string, 
 			p.HSet(ctx, s.keys.flag(flagKey), "version", strconv.FormatInt(version, 10), "updatedAt", now)
 			p.HSet(ctx, s.keys.env(flagKey, environment), "updatedAt", now)
 			p.Publish(ctx, s.keys.changes(), note)
-			w.recordJSON(ctx, s, p, "upsert", flagKey, before, after)
+			w.recordJSON(s, pipeWriter{ctx, p}, "upsert", flagKey, before, after)
 			return nil
 		})
 		return err
-	})
+	}, setKey)
 	if err != nil {
 		return 0, err
 	}

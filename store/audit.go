@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +19,11 @@ import (
 // when the stored version is another one. Nothing is written.
 var ErrVersionMismatch = errors.New("stored flag version differs")
 
-// AuditMaxLen is the approximate number of entries the audit stream P:audit
-// keeps: each audited write trims it with XADD … MAXLEN ~ AuditMaxLen, so the
-// oldest entries go first and the stream stays bounded (at a few hundred
-// bytes to a few KiB per entry).
+// AuditMaxLen is the most entries the audit stream P:audit keeps: each
+// audited write appends its entry and deletes the oldest ones while the
+// stream holds more than AuditMaxLen entries or more than [AuditMaxBytes]
+// bytes, in one script (so the two bounds and the byte count cannot
+// disagree).
 const AuditMaxLen = 100000
 
 // WriteOption changes one call of [Store.Upsert] or [Store.Delete].
@@ -29,8 +32,11 @@ type WriteOption func(*writeConfig)
 type writeConfig struct {
 	checkVersion bool
 	version      int64
+	ifAbsent     bool
+	ifExists     bool
 	actor        string
 	// note, watch, guard and also carry release writes (see schedule.go).
+	// A bulk write (UpsertAll) takes none of them but keepLarge.
 	note      string
 	watch     []string
 	guard     func(ctx context.Context, tx *redis.Tx) error
@@ -46,6 +52,26 @@ type writeConfig struct {
 // exist, or one written by the tutorial's application or by hand.
 func IfVersion(v int64) WriteOption {
 	return func(c *writeConfig) { c.checkVersion, c.version = true, v }
+}
+
+// ErrExists is returned (wrapped) by a write made with [IfAbsent] when the
+// flag is stored. Nothing is written.
+var ErrExists = errors.New("flag already exists")
+
+// IfAbsent makes the write create-only: it happens only when neither the
+// flag's hash nor its environment set exists, checked inside the WATCHed
+// transaction, so that of many concurrent creators of one flag exactly one
+// succeeds; the others get an error wrapping [ErrExists]. (HTTP's
+// "If-None-Match: *".)
+func IfAbsent() WriteOption {
+	return func(c *writeConfig) { c.ifAbsent = true }
+}
+
+// IfExists makes the write happen only when the flag is stored (its hash or
+// environment set exists), checked inside the WATCHed transaction;
+// otherwise the error wraps [ErrNotFound]. (HTTP's "If-Match: *".)
+func IfExists() WriteOption {
+	return func(c *writeConfig) { c.ifExists = true }
 }
 
 // Actor names who makes the write in its audit entry. Every write appends an
@@ -74,31 +100,52 @@ func newWriteConfig(opts []WriteOption) writeConfig {
 
 func (c *writeConfig) audited() bool { return c.actor != "" }
 
-// prepare runs inside the WATCH, before MULTI: it checks the expected
-// version and, for an audited write, reads the definition the write replaces
-// (nil when there is none).
-func (c *writeConfig) prepare(ctx context.Context, s *Store, tx *redis.Tx, key string, envs []string, version int64) (json.RawMessage, error) {
-	if c.checkVersion && version != c.version {
-		return nil, fmt.Errorf("write flag %q: stored version is %d, not %d: %w", key, version, c.version, ErrVersionMismatch)
+// check runs inside the WATCH, before MULTI: it checks the write's
+// conditions against the flag's stored state.
+// op is "write" or "delete", for the error.
+func (c *writeConfig) check(op, key string, st writeState) error {
+	switch {
+	case c.checkVersion && st.version != c.version:
+		return fmt.Errorf("%s flag %q: stored version is %d, not %d: %w", op, key, st.version, c.version, ErrVersionMismatch)
+	case c.ifAbsent && st.exists:
+		return fmt.Errorf("%s flag %q: %w", op, key, ErrExists)
+	case c.ifExists && !st.exists:
+		return fmt.Errorf("%s flag %q: %w", op, key, ErrNotFound)
 	}
-	if c.guard != nil {
-		if err := c.guard(ctx, tx); err != nil {
-			return nil, err
-		}
+	return nil
+}
+
+// runGuard runs the release guard (see schedule.go) inside the WATCH.
+func (c *writeConfig) runGuard(ctx context.Context, tx redis.Cmdable) error {
+	if c.guard == nil {
+		return nil
 	}
+	t, ok := tx.(*redis.Tx)
+	if !ok {
+		return errors.New("write flags: a guarded write needs a transaction")
+	}
+	return c.guard(ctx, t)
+}
+
+// before runs inside the WATCH, before MULTI: for an audited write, it
+// reads the definitions the write replaces (nil where there is none), in
+// one pipelined round trip for every key.
+func (c *writeConfig) before(ctx context.Context, s *Store, tx redis.Cmdable, keys []string, states []writeState) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, len(keys))
 	if !c.audited() {
-		return nil, nil
+		return out, nil
 	}
-	return s.readBefore(ctx, tx, key, envs)
+	return s.readBefore(ctx, tx, keys, states)
 }
 
 // record queues the audit entry of an audited write into the transaction.
-// after is nil for a delete.
-func (c *writeConfig) record(ctx context.Context, s *Store, p redis.Pipeliner, op, key string, before json.RawMessage, after *evaluator.Flag) {
-	if c.also != nil {
-		c.also(ctx, p, after)
+// after is nil for a delete. A definition larger than AuditMaxDefinition
+// bytes is recorded as its summary (see auditSummary).
+func (c *writeConfig) record(s *Store, p writer, op, key string, before json.RawMessage, after *evaluator.Flag) {
+	if pw, ok := p.(pipeWriter); ok && c.also != nil {
+		c.also(pw.ctx, pw.p, after)
 	}
-	s.queueFlagEvent(ctx, p, op, key, c.actor, c.note, after)
+	s.queueFlagEventTo(p, op, key, c.actor, c.note, after)
 	if !c.audited() {
 		return
 	}
@@ -106,32 +153,59 @@ func (c *writeConfig) record(ctx context.Context, s *Store, p redis.Pipeliner, o
 	if after != nil {
 		afterJSON = auditJSON(*after)
 	}
-	c.recordJSON(ctx, s, p, op, key, before, afterJSON)
+	c.recordJSON(s, p, op, key, before, afterJSON)
 }
 
 // recordJSON is record with the after side already in its audit JSON form.
-func (c *writeConfig) recordJSON(ctx context.Context, s *Store, p redis.Pipeliner, op, key string, before, afterJSON json.RawMessage) {
+func (c *writeConfig) recordJSON(s *Store, p writer, op, key string, before, afterJSON json.RawMessage) {
 	if !c.audited() {
 		return
 	}
 	if before == nil {
 		before = json.RawMessage("null")
 	}
-	values := []any{
+	fields := []string{
 		"actor", c.actor,
 		"time", timestamp(s.now()),
 		"op", op,
 		"flag", key,
-		"before", string(before),
-		"after", string(afterJSON),
+		"before", string(auditSummary(key, before)),
+		"after", string(auditSummary(key, afterJSON)),
 	}
 	if c.note != "" {
-		values = append(values, "note", c.note)
+		fields = append(fields, "note", c.note)
 	}
-	p.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.audit(), MaxLen: AuditMaxLen, Approx: true, Values: values})
+	size := 0
+	for _, f := range fields {
+		size += len(f)
+	}
+	p.audit(s.keys.audit(), s.keys.auditBytes(), size, fields...)
 }
 
-func (k keys) audit() string { return k.prefix + ":audit" }
+// AuditMaxDefinition is the largest definition (as JSON) an audit entry
+// keeps whole, before or after; a larger one is recorded as
+// {"flagKey": K, "truncated": true, "bytes": N, "sha256": "…"}, so that
+// one entry stays below about 2 × AuditMaxDefinition bytes.
+const AuditMaxDefinition = 64 << 10
+
+// AuditMaxBytes bounds the audit stream in bytes (the sum of its entries'
+// field and value lengths, which Redis' own overhead adds a little to):
+// each audited write trims the oldest entries until the stream holds at
+// most AuditMaxLen entries and AuditMaxBytes bytes. The byte count is kept
+// in the key P:audit:bytes beside the stream.
+const AuditMaxBytes = 64 << 20
+
+func auditSummary(key string, def json.RawMessage) json.RawMessage {
+	if len(def) <= AuditMaxDefinition {
+		return def
+	}
+	sum := sha256.Sum256(def)
+	b, _ := json.Marshal(map[string]any{"flagKey": key, "truncated": true, "bytes": len(def), "sha256": hex.EncodeToString(sum[:])})
+	return b
+}
+
+func (k keys) audit() string      { return k.prefix + ":audit" }
+func (k keys) auditBytes() string { return k.prefix + ":audit:bytes" }
 
 // AuditStream returns the key of the audit stream ("P:audit").
 func (s *Store) AuditStream() string { return s.keys.audit() }
@@ -142,56 +216,91 @@ func (s *Store) AuditStream() string { return s.keys.audit() }
 // stream (before and after).
 const AuditMaxMembers = 10000
 
-// readBefore reads everything stored for the flag on the transaction's
+// readBefore reads everything stored for the flags on the transaction's
 // connection (one pipelined round trip; an allowlist of more than
-// AuditMaxMembers members only as its count) and returns it as the JSON of
+// AuditMaxMembers members only as its count) and returns each as the JSON of
 // its definition, or nil when the flag is not stored. Stored data that does
-// not decode is kept as it is, under "stored", with the reason under
-// "corrupt": the audit must show what a write replaced even when it was
-// broken.
-func (s *Store) readBefore(ctx context.Context, tx *redis.Tx, key string, envs []string) (json.RawMessage, error) {
+// not decode (or reads with WRONGTYPE) is kept as it is, under "stored",
+// with the reason under "corrupt": the audit must show what a write replaced
+// even when it was broken.
+func (s *Store) readBefore(ctx context.Context, tx redis.Cmdable, keys []string, states []writeState) ([]json.RawMessage, error) {
 	type envReads struct {
 		hash           *redis.MapStringStringCmd
 		users, regions setRead
 	}
-	var hash *redis.MapStringStringCmd
-	reads := make(map[string]envReads, len(envs))
-	_, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
-		hash = p.HGetAll(ctx, s.keys.flag(key))
-		for _, e := range envs {
-			reads[e] = envReads{
-				hash:    p.HGetAll(ctx, s.keys.env(key, e)),
-				users:   setRead{either: p.Eval(ctx, readSetScript, []string{s.keys.users(key, e)}, AuditMaxMembers)},
-				regions: setRead{either: p.Eval(ctx, readSetScript, []string{s.keys.regions(key, e)}, AuditMaxMembers)},
+	type flagReads struct {
+		hash *redis.MapStringStringCmd
+		envs map[string]envReads
+	}
+	reads := make([]flagReads, len(keys))
+	_, _ = tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			r := flagReads{hash: p.HGetAll(ctx, s.keys.flag(key)), envs: make(map[string]envReads, len(states[i].envs))}
+			for _, e := range states[i].envs {
+				r.envs[e] = envReads{
+					hash:    p.HGetAll(ctx, s.keys.env(key, e)),
+					users:   setRead{either: p.Eval(ctx, readSetScript, []string{s.keys.users(key, e)}, AuditMaxMembers)},
+					regions: setRead{either: p.Eval(ctx, readSetScript, []string{s.keys.regions(key, e)}, AuditMaxMembers)},
+				}
 			}
+			reads[i] = r
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read flag %q for its audit entry: %w", key, err)
+	out := make([]json.RawMessage, len(keys))
+	for i, key := range keys {
+		var wrong []string
+		note := func(err error) error {
+			if err == nil || errors.Is(err, redis.Nil) {
+				return nil
+			}
+			if isWrongType(err) {
+				wrong = append(wrong, err.Error())
+				return nil
+			}
+			return fmt.Errorf("read flag %q for its audit entry: %w", key, err)
+		}
+		r := reads[i]
+		if err := note(r.hash.Err()); err != nil {
+			return nil, err
+		}
+		raw := rawFlag{key: key, hash: r.hash.Val(), envs: make(map[string]rawEnv, len(r.envs))}
+		for name, er := range r.envs {
+			for _, err := range []error{er.hash.Err(), er.users.either.Err(), er.regions.either.Err()} {
+				if err := note(err); err != nil {
+					return nil, err
+				}
+			}
+			e := rawEnv{hash: er.hash.Val()}
+			e.users, e.largeUsers = er.users.val()
+			e.regions, e.largeRegions = er.regions.val()
+			raw.envs[name] = e
+		}
+		if len(raw.hash) == 0 && len(raw.envs) == 0 && len(wrong) == 0 && !states[i].exists {
+			continue
+		}
+		f, derr := raw.decode()
+		if derr == nil && len(wrong) == 0 {
+			out[i] = auditJSON(f)
+			continue
+		}
+		corrupt := strings.Join(wrong, "; ")
+		if derr != nil {
+			corrupt = strings.TrimPrefix(corrupt+"; "+derr.Error(), "; ")
+		}
+		stored := map[string]any{"flag": raw.hash}
+		envData := map[string]any{}
+		for name, e := range raw.envs {
+			envData[name] = map[string]any{"hash": e.hash, "users": auditList(e.users, e.largeUsers), "regions": auditList(e.regions, e.largeRegions)}
+		}
+		stored["environments"] = envData
+		b, err := json.Marshal(map[string]any{"flagKey": key, "corrupt": corrupt, "stored": stored})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
 	}
-	raw := rawFlag{key: key, hash: hash.Val(), envs: make(map[string]rawEnv, len(envs))}
-	for name, r := range reads {
-		e := rawEnv{hash: r.hash.Val()}
-		e.users, e.largeUsers = r.users.val()
-		e.regions, e.largeRegions = r.regions.val()
-		raw.envs[name] = e
-	}
-	if len(raw.hash) == 0 && len(raw.envs) == 0 {
-		return nil, nil
-	}
-	f, derr := raw.decode()
-	if derr == nil {
-		return auditJSON(f), nil
-	}
-	stored := map[string]any{"flag": raw.hash}
-	envData := map[string]any{}
-	for name, e := range raw.envs {
-		envData[name] = map[string]any{"hash": e.hash, "users": auditList(e.users, e.largeUsers), "regions": auditList(e.regions, e.largeRegions)}
-	}
-	stored["environments"] = envData
-	b, err := json.Marshal(map[string]any{"flagKey": key, "corrupt": derr.Error(), "stored": stored})
-	return b, err
+	return out, nil
 }
 
 // auditList is an allowlist as an audit entry holds it: its members, or

@@ -348,13 +348,77 @@ func TestAuditEntryIsPartOfTheWriteTransaction(t *testing.T) {
 		for _, tx := range h.txs {
 			assert.Equal(t, "multi", tx[0])
 			assert.Equal(t, "exec", tx[len(tx)-1])
-			var xadd string
+			var add string
 			for _, c := range tx {
-				if strings.HasPrefix(c, "xadd") {
-					xadd = c
+				if strings.HasPrefix(c, "eval") && strings.Contains(c, "xadd") {
+					add = c
 				}
 			}
-			assert.True(t, strings.HasPrefix(xadd, "xadd feature-flags:audit maxlen ~ 100000 * actor alice"), "audit XADD inside MULTI/EXEC, trimmed: %q", xadd)
+			assert.Contains(t, add, "feature-flags:audit feature-flags:audit:bytes 100000 67108864", "audit append inside MULTI/EXEC, trimmed by entries and bytes: %q", add)
+			assert.Contains(t, add, " actor alice ")
 		}
 	})
 }
+
+// 50 writes of a flag of 1 MB (1.7 MB of audit each, before and after,
+// without the bound) leave the audit stream within its byte bound: each
+// definition above AuditMaxDefinition is recorded as its summary, and the
+// stream is trimmed by its byte count.
+func TestAttackAuditStreamIsBoundedInBytes(t *testing.T) {
+	s0 := redistest.Start(t)
+	rdb := s0.Client(t)
+	ctx := t.Context()
+	s := store.New(rdb)
+	big := make([]string, 0, 40000)
+	for i := range 40000 {
+		big = append(big, fmt.Sprintf("user-%020d", i))
+	}
+	for i := range 50 {
+		f := banner()
+		f.Description = fmt.Sprint("write ", i)
+		env := f.Environments["production"]
+		env.AllowlistUsers = big[:listedMembers()]
+		f.Environments["production"] = env
+		_, err := s.Upsert(ctx, f, store.Actor("alice"))
+		require.NoError(t, err)
+	}
+	entries, err := s.Audit(ctx, "checkout-banner", 0)
+	require.NoError(t, err)
+	require.Len(t, entries, 50)
+	var after map[string]any
+	require.NoError(t, json.Unmarshal(entries[0].After, &after))
+	assert.Equal(t, true, after["truncated"], "a definition above the bound is summarized")
+	assert.Equal(t, "checkout-banner", after["flagKey"])
+	assert.NotEmpty(t, after["sha256"])
+	mem, err := rdb.MemoryUsage(ctx, "feature-flags:audit").Result()
+	require.NoError(t, err)
+	t.Logf("audit stream after 50 writes of a %d-member allowlist: %d bytes", listedMembers(), mem)
+	assert.Less(t, mem, int64(1<<20), "a few KiB per entry, not the definition")
+
+	// The byte bound trims the oldest entries: entries of ~130 KiB each
+	// (a 60 KiB description before and after) fill AuditMaxBytes after
+	// about 500 writes.
+	desc := strings.Repeat("d", 60<<10)
+	for i := range 600 {
+		f := small("bulky")
+		f.Description = fmt.Sprint(i, desc)
+		_, err := s.Upsert(ctx, f, store.Actor("bob"))
+		require.NoError(t, err)
+	}
+	n, err := rdb.XLen(ctx, "feature-flags:audit").Result()
+	require.NoError(t, err)
+	total, err := rdb.Get(ctx, "feature-flags:audit:bytes").Int64()
+	require.NoError(t, err)
+	t.Logf("after 600 writes of ~120 KiB entries: %d entries, %d bytes counted", n, total)
+	assert.LessOrEqual(t, total, int64(store.AuditMaxBytes))
+	assert.Less(t, n, int64(600), "the oldest entries were trimmed")
+	assert.Greater(t, total, int64(store.AuditMaxBytes)*9/10, "trimmed to the bound, not far below it")
+	mem, err = rdb.MemoryUsage(ctx, "feature-flags:audit").Result()
+	require.NoError(t, err)
+	assert.Less(t, mem, int64(store.AuditMaxBytes)*5/4, "Redis' own size of the stream stays near the bound")
+}
+
+// listedMembers is an allowlist size whose definition is above
+// AuditMaxDefinition but whose members are still listed (below
+// AuditMaxMembers).
+func listedMembers() int { return store.AuditMaxMembers - 1 }

@@ -1,12 +1,6 @@
 package store
 
-import (
-	"context"
-
-	"github.com/redis/go-redis/v9"
-
-	"github.com/redisflags/redisflags/evaluator"
-)
+import "github.com/redisflags/redisflags/evaluator"
 
 // KeepLargeAllowlists lets [Store.Upsert] write a definition loaded with
 // [WithLargeSetThreshold]: an allowlist that was left in Redis (the
@@ -23,9 +17,9 @@ func KeepLargeAllowlists() WriteOption {
 // deleteKeysKeeping queues the delete of a flag's old keys before an
 // upsert of next; with keep, the large allowlists of environments next
 // still has are left alone.
-func (s *Store) deleteKeysKeeping(ctx context.Context, p redis.Pipeliner, key string, oldEnvs []string, next *evaluator.Flag, keep bool) {
+func (s *Store) deleteKeysKeeping(p writer, key string, oldEnvs []string, next *evaluator.Flag, keep bool) {
 	if !keep {
-		s.deleteKeys(ctx, p, key, oldEnvs)
+		s.deleteKeys(p, key, oldEnvs)
 		return
 	}
 	ks := []string{s.keys.flag(key), s.keys.envs(key)}
@@ -39,5 +33,6 @@ func (s *Store) deleteKeysKeeping(ctx context.Context, p redis.Pipeliner, key st
 			ks = append(ks, s.keys.regions(key, e))
 		}
 	}
-	p.Del(ctx, ks...)
+	p.del(ks...)
+	p.srem(s.keys.rollouts(), key)
 }

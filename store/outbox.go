@@ -88,6 +88,24 @@ func (s *Store) queueFlagEvent(ctx context.Context, p redis.Pipeliner, op, key, 
 // queueEvent queues ev (ID assigned by Redis, time now) when the outbox is
 // on.
 func (s *Store) queueEvent(ctx context.Context, p redis.Pipeliner, ev Event) {
+	s.queueEventTo(pipeWriter{ctx, p}, ev)
+}
+
+// queueFlagEventTo is queueFlagEvent into a writer (a pipeline or the bulk
+// script's command list).
+func (s *Store) queueFlagEventTo(p writer, op, key, actor, note string, after *evaluator.Flag) {
+	if !s.outbox {
+		return
+	}
+	ev := Event{Type: EventFlagDeleted, Flag: key, Actor: actor, Note: note}
+	if after != nil {
+		ev.Type, ev.Version, ev.Data = EventFlagUpdated, after.Version, auditJSON(*after)
+	}
+	s.queueEventTo(p, ev)
+}
+
+// queueEventTo is queueEvent into a writer.
+func (s *Store) queueEventTo(p writer, ev Event) {
 	if !s.outbox {
 		return
 	}
@@ -98,10 +116,9 @@ func (s *Store) queueEvent(ctx context.Context, p redis.Pipeliner, ev Event) {
 	if len(ev.Data) > 0 {
 		data = string(ev.Data)
 	}
-	p.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.outbox(), MaxLen: OutboxMaxLen, Approx: true, Values: []any{
+	p.xadd(s.keys.outbox(), OutboxMaxLen,
 		"type", ev.Type, "flag", ev.Flag, "version", strconv.FormatInt(ev.Version, 10),
-		"actor", ev.Actor, "time", ev.Time, "note", ev.Note, "data", data,
-	}})
+		"actor", ev.Actor, "time", ev.Time, "note", ev.Note, "data", data)
 }
 
 // ReadOutbox returns up to n events after the event ID after ("" or "0"

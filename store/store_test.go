@@ -87,6 +87,7 @@ func TestUpsertWritesTutorialLayout(t *testing.T) {
 		assert.Equal(t, "null", e["value"], "no payload is stored as JSON null")
 		assert.Equal(t, []string{
 			"feature-flags:audit",
+			"feature-flags:audit:bytes",
 			"feature-flags:flag:checkout-banner",
 			"feature-flags:flag:checkout-banner:environment:production",
 			"feature-flags:flag:checkout-banner:environment:production:regions",
@@ -116,6 +117,7 @@ func TestUpsertRemovesOldEnvironmentsAndBumpsVersion(t *testing.T) {
 		assert.Equal(t, int64(2), stored.Version)
 		assert.Equal(t, []string{
 			"ff:audit",
+			"ff:audit:bytes",
 			"ff:flag:checkout-banner",
 			"ff:flag:checkout-banner:environment:dev",
 			"ff:flag:checkout-banner:environment:dev:users",

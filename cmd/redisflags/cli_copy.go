@@ -33,7 +33,8 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	from.register(fs)
 	var to conn
 	fs.StringVar(&to.prefix, "to-key-prefix", "", "key `prefix` to copy to (required), such as {feature-flags} for Redis Cluster")
-	fs.StringVar(&to.redisURL, "to-redis-url", "", "Redis `URL` to copy to (default: --redis-url)")
+	to.redisURL = secret{url: true}
+	fs.Var(&to.redisURL, "to-redis-url", "Redis `URL` to copy to (default: --redis-url)")
 	who := fs.String("actor", defaultActor(), "`name` recorded in the destination's audit trail")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -54,7 +55,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer srcRDB.Close()
 	dstRDB := redis.UniversalClient(srcRDB)
-	if to.redisURL != "" {
+	if to.redisURL.reveal() != "" {
 		single, _, err := to.open(ctx)
 		if err != nil {
 			return fmt.Errorf("--to-redis-url: %w", err)
@@ -135,11 +136,11 @@ func infoField(ctx context.Context, rdb *redis.Client, section, field string) st
 // openCluster returns a Redis Cluster client seeded with the node of url
 // (redis.ParseClusterURL: credentials, TLS and "?addr=" seeds as in the
 // URL), checked to answer.
-func openCluster(ctx context.Context, url string) (*redis.ClusterClient, error) {
-	opts, err := redis.ParseClusterURL(url)
+func openCluster(ctx context.Context, url secret) (*redis.ClusterClient, error) {
+	opts, err := redis.ParseClusterURL(url.reveal())
 	if err != nil {
-		// The URL may hold a password: do not repeat it.
-		return nil, fmt.Errorf("--to-redis-url: %w", err)
+		// The URL may hold a password: the error repeats it, so scrub it.
+		return nil, fmt.Errorf("--to-redis-url %v: %w", url, scrub(err, url))
 	}
 	rdb := redis.NewClusterClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

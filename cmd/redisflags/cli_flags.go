@@ -40,6 +40,9 @@ func runFlags(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return flagsSet(ctx, args[1:], stdout, stderr)
 	case "delete", "rm":
 		return flagsDelete(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintf(stdout, "Usage: redisflags %s\n\n\"redisflags flags ACTION -h\" describes an action's options.\n", flagsSynopsis)
+		return nil
 	}
 	fmt.Fprintf(stderr, "redisflags flags: unknown action %q\nUsage: redisflags %s\n", args[0], flagsSynopsis)
 	return errUsage

@@ -17,8 +17,9 @@ import (
 	"github.com/redisflags/redisflags/store"
 )
 
-// importWorkers is how many flags import writes at once: each write is its
-// own WATCHed transaction, so a few in flight hide the round trips.
+// importWorkers is how many flags an import too large for one transaction
+// writes at once: each write is its own WATCHed transaction, so a few in
+// flight hide the round trips.
 const importWorkers = 8
 
 // exportBatch is how many flags export loads per step of its progress.
@@ -26,9 +27,11 @@ const exportBatch = 256
 
 // runImport is "redisflags import FILE": every definition in the file is
 // validated first (all problems are reported, and nothing is written while
-// there is one); then each flag whose definition differs from the stored one
-// is written, one transaction (and one audit entry) per flag. Flags that are
-// not in the file are left alone. --format picks the file format (see
+// there is one); then every flag whose definition differs from the stored one
+// is written in one atomic step (store.UpsertAll: all or nothing, one audit
+// entry per flag); above store.MaxUpsertAll changed flags, one transaction
+// per flag, said so on stderr. Flags that are not in the file are left
+// alone. --format picks the file format (see
 // formats); what a format left out, and why, is printed before the summary.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", "import FILE|- [--format NAME] [--skip KEY,…] [--skip-unsupported] [--environment NAME] [--dry-run] [--actor NAME]\n\nFormats:"+formatDocs(), stderr)
@@ -122,6 +125,27 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 
+	if len(todo) == 0 {
+		fmt.Fprintf(stdout, "imported %s: 0 written, %d unchanged, 0 failed\n", pos[0], unchanged)
+		return nil
+	}
+	if len(todo) <= store.MaxUpsertAll {
+		// All or nothing: one atomic script writes every changed flag.
+		fmt.Fprintf(stderr, "writing %d flag(s) (%d to create, %d to update) in one transaction\n", len(todo), created, len(todo)-created)
+		if _, err := st.UpsertAll(ctx, todo, store.Actor(*who)); err != nil {
+			return fmt.Errorf("%s: nothing imported: %w", pos[0], err)
+		}
+		fmt.Fprintf(stdout, "imported %s: %d written, %d unchanged, 0 failed\n", pos[0], len(todo), unchanged)
+		return nil
+	}
+	return importPerFlag(ctx, st, todo, unchanged, pos[0], *who, stdout, stderr)
+}
+
+// importPerFlag writes an import too large for one transaction (more than
+// store.MaxUpsertAll changed flags) one flag per transaction: it is then
+// not all or nothing, and says so, naming every flag that failed.
+func importPerFlag(ctx context.Context, st *store.Store, todo []evaluator.Flag, unchanged int, name, who string, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "%d flags to write is more than one transaction takes (%d): each flag is written on its own, and a failure leaves the others written\n", len(todo), store.MaxUpsertAll)
 	bar := newProgress(stderr, "importing", len(todo))
 	jobs := make(chan evaluator.Flag)
 	var mu sync.Mutex
@@ -130,7 +154,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for range min(importWorkers, len(todo)) {
 		wg.Go(func() {
 			for f := range jobs {
-				if _, err := st.Upsert(ctx, f, store.Actor(*who)); err != nil {
+				if _, err := st.Upsert(ctx, f, store.Actor(who)); err != nil {
 					mu.Lock()
 					failed = append(failed, fmt.Errorf("flag %q: %w", f.Key, err))
 					mu.Unlock()
@@ -149,9 +173,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	wg.Wait()
 	bar.finish()
 	written := len(todo) - len(failed)
-	fmt.Fprintf(stdout, "imported %s: %d written, %d unchanged, %d failed\n", pos[0], written, unchanged, len(failed))
+	fmt.Fprintf(stdout, "imported %s: %d written, %d unchanged, %d failed\n", name, written, unchanged, len(failed))
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("import interrupted: %w", err)
+		return fmt.Errorf("import interrupted after %d of %d writes: %w", written, len(todo), err)
 	}
 	return errors.Join(failed...)
 }

@@ -26,24 +26,25 @@ var now = time.Now
 // conn holds the options every verb shares: where Redis is and which key
 // prefix the flags live under.
 type conn struct {
-	redisURL string
+	redisURL secret
 	prefix   string
 }
 
 func (c *conn) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.redisURL, "redis-url", os.Getenv("REDIS_URL"), "Redis `URL` (redis:// or rediss://); default $REDIS_URL")
+	c.redisURL.url = true
+	secretVar(fs, &c.redisURL, "redis-url", "REDIS_URL", "Redis `URL` (redis:// or rediss://); prefer $REDIS_URL, which ps does not show")
 	fs.StringVar(&c.prefix, "key-prefix", store.DefaultKeyPrefix, "key `prefix` of the flags (a hash tag such as {feature-flags} on Redis Cluster)")
 }
 
 // client returns a client for --redis-url, without talking to Redis.
 func (c *conn) client() (*redis.Client, error) {
-	if c.redisURL == "" {
-		return nil, errors.New("no Redis to talk to: pass --redis-url or set REDIS_URL (only serve can run on an embedded Redis)")
+	if c.redisURL.reveal() == "" {
+		return nil, errors.New("no Redis to talk to: set REDIS_URL or pass --redis-url (only serve can run on an embedded Redis)")
 	}
-	opts, err := redis.ParseURL(c.redisURL)
+	opts, err := redis.ParseURL(c.redisURL.reveal())
 	if err != nil {
-		// The URL may hold a password: do not repeat it.
-		return nil, fmt.Errorf("--redis-url: %w", err)
+		// The URL may hold a password: the error repeats it, so scrub it.
+		return nil, fmt.Errorf("--redis-url %v: %w", c.redisURL, scrub(err, c.redisURL))
 	}
 	return redis.NewClient(opts), nil
 }
@@ -59,7 +60,7 @@ func (c *conn) open(ctx context.Context) (*redis.Client, *store.Store, error) {
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		addr := rdb.Options().Addr
 		_ = rdb.Close()
-		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", addr, err)
+		return nil, nil, redisError(addr, err)
 	}
 	return rdb, c.store(rdb), nil
 }
@@ -179,4 +180,20 @@ func shorten(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// redisError explains a first command's failure: a Redis that answered and
+// refused (a password is needed or wrong, the user may not run it) is not a
+// Redis that "does not answer".
+func redisError(addr string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "NOAUTH"):
+		return fmt.Errorf("redis at %s needs a password (%w): give it in the URL, redis://:PASSWORD@HOST:PORT or redis://USER:PASSWORD@HOST:PORT, preferably through $REDIS_URL (ps does not show it)", addr, err)
+	case strings.HasPrefix(msg, "WRONGPASS"):
+		return fmt.Errorf("redis at %s refused the user or password in the URL (%w): check them (redis://USER:PASSWORD@HOST:PORT, preferably through $REDIS_URL)", addr, err)
+	case strings.HasPrefix(msg, "NOPERM"):
+		return fmt.Errorf("redis at %s refused a command to this user (%w): see the README's \"Redis ACL\" for what redisflags needs", addr, err)
+	}
+	return fmt.Errorf("redis at %s does not answer: %w", addr, err)
 }

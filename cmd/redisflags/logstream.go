@@ -2,16 +2,31 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// logStreamMaxLen bounds the log stream: XADD … MAXLEN ~ logStreamMaxLen.
+// logStreamMaxLen bounds the log stream in entries: XADD … MAXLEN ~
+// logStreamMaxLen.
 const logStreamMaxLen = 10000
+
+// logValueMax is the longest value (a message, a path, an error) an entry
+// keeps; a longer one is cut and marked "…[N bytes]". logEntryMax bounds
+// the whole entry: attributes past it are left out (and counted in the
+// field "omitted"). With logStreamMaxLen, the stream holds at most about
+// logStreamMaxLen × logEntryMax bytes (40 MiB) whatever requests log —
+// before, a 1,000,000-character path was logged whole.
+const (
+	logValueMax = 512
+	logEntryMax = 4 << 10
+)
 
 // streamMirror copies log records into a Redis stream (with --log-stream;
 // the tutorial's application logs to the key "logs"), one entry per record
@@ -25,6 +40,9 @@ type streamMirror struct {
 	queue   chan []any
 	done    chan struct{}
 	dropped atomic.Int64
+	// warn reports the writer's failures on the process's own log (not
+	// the stream); nil until handler is called.
+	warn func(msg string)
 
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
@@ -43,7 +61,11 @@ func (m *streamMirror) write() {
 		err := m.rdb.XAdd(ctx, &redis.XAddArgs{Stream: m.key, MaxLen: logStreamMaxLen, Approx: true, Values: values}).Err()
 		cancel()
 		if err != nil {
-			m.dropped.Add(1)
+			// Say so on the first failure and then every 1000th (a Redis
+			// ACL without XADD on the key, say), not silently.
+			if n := m.dropped.Add(1); n%1000 == 1 && m.warn != nil {
+				m.warn(fmt.Sprintf("log stream %q: entry dropped (%d so far): %v", m.key, n, err))
+			}
 		}
 	}
 }
@@ -77,6 +99,9 @@ func (m *streamMirror) send(values []any) {
 // handler returns a slog.Handler that writes to next and mirrors to the
 // stream.
 func (m *streamMirror) handler(next slog.Handler) slog.Handler {
+	m.warn = func(msg string) {
+		_ = next.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelWarn, msg, 0))
+	}
 	return &mirrorHandler{next: next, m: m}
 }
 
@@ -99,7 +124,7 @@ func (h *mirrorHandler) Handle(ctx context.Context, r slog.Record) error {
 		values = appendAttr(values, h.group, a)
 		return true
 	})
-	h.m.send(values)
+	h.m.send(boundEntry(values))
 	return h.next.Handle(ctx, r)
 }
 
@@ -129,4 +154,39 @@ func appendAttr(values []any, prefix string, a slog.Attr) []any {
 		return values
 	}
 	return append(values, prefix+a.Key, v.String())
+}
+
+// boundEntry cuts every value to logValueMax bytes and leaves out the
+// fields past logEntryMax bytes, counting them in "omitted".
+func boundEntry(values []any) []any {
+	out := values[:0]
+	size, omitted := 0, 0
+	for i := 0; i+1 < len(values); i += 2 {
+		k, _ := values[i].(string)
+		v := fmt.Sprint(values[i+1])
+		k, v = cut(k, 64), cut(v, logValueMax)
+		if size+len(k)+len(v) > logEntryMax {
+			omitted++
+			continue
+		}
+		size += len(k) + len(v)
+		out = append(out, k, v)
+	}
+	if omitted > 0 {
+		out = append(out, "omitted", strconv.Itoa(omitted))
+	}
+	return out
+}
+
+// cut shortens s to about n bytes (on a rune boundary), marking how long it
+// was.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…[" + strconv.Itoa(len(s)) + " bytes]"
 }

@@ -29,6 +29,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -133,8 +134,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "redisflags", version())
+		return nil
 	default:
 		fmt.Fprintf(stderr, "redisflags: unknown verb %q\n\n%s", verb, usageText)
 		return errUsage
 	}
+}
+
+// version is the module version and VCS revision the binary was built
+// from, as the Go toolchain recorded them ("(devel)" in a plain go build).
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v
 }

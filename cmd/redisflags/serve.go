@@ -37,7 +37,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c conn
 	c.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (\":8080\" for every interface)")
-	token := fs.String("admin-token", os.Getenv("REDISFLAGS_ADMIN_TOKEN"), "`token` the admin routes require as Authorization: Bearer; default $REDISFLAGS_ADMIN_TOKEN; empty leaves them open")
+	var tok secret
+	secretVar(fs, &tok, "admin-token", "REDISFLAGS_ADMIN_TOKEN", "`token` the admin routes require as Authorization: Bearer; prefer $REDISFLAGS_ADMIN_TOKEN, which ps does not show; empty leaves them open")
 	environment := fs.String("environment", "production", "`environment` evaluated when a request names none")
 	logStream := fs.String("log-stream", "", "also append request logs to this Redis stream `key` (the tutorial's is \"logs\")")
 	resync := fs.Duration("resync", 30*time.Second, "full reload of the OFREP snapshot every `interval`, for writers that publish no change notice")
@@ -61,7 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	var rdb redis.UniversalClient
-	if c.redisURL == "" {
+	if c.redisURL.reveal() == "" {
 		m, err := miniredis.Run()
 		if err != nil {
 			return fmt.Errorf("start the embedded Redis: %w", err)
@@ -96,7 +97,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := slog.New(handler)
 	// go-redis logs reconnections itself; through slog its lines stay JSON.
 	redis.SetLogger(redisLogger{logger})
-	if *token == "" {
+	token := tok.reveal()
+	if token == "" {
 		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
 	}
 
@@ -112,10 +114,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	opts := append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(*token),
+	opts := append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(token),
 		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...),
 		server.WithClock(func() time.Time { return now() }),
-		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st, *token)...)
+		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st, token)...)
 	// The console is mounted at / and answers through the server's own
 	// provider (srv.Provider(), the one evaluation path), which it follows
 	// with provider.Watch for its live updates; it exists once srv does, so
@@ -130,7 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*noConsole {
 		// The console's changes meet the approval policies the admin
 		// routes meet.
-		conOpts := []console.Option{console.WithUsers(users), console.WithAdminToken(*token),
+		conOpts := []console.Option{console.WithUsers(users), console.WithAdminToken(token),
 			console.WithEnvironment(*environment), console.WithLogger(logger),
 			console.WithWriteGuard(releaseWriteGuard(release.NewService(st, func() time.Time { return now() })))}
 		if *secureCookies {
@@ -143,7 +145,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			store.WithLargeSetThreshold(consoleLargeSet))
 		con = console.New(conStore, srv.Provider(), conOpts...)
 		defer con.Close()
-		if len(users) == 0 && *token == "" {
+		if len(users) == 0 && token == "" {
 			logger.Warn("console: no --users and no --admin-token: nobody can sign in to the console")
 		}
 	}
@@ -155,6 +157,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10, // the default is 1 MiB: nothing we serve needs more than a token and a few headers
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
