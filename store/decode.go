@@ -258,3 +258,28 @@ func (r rawFlag) fingerprint() uint64 {
 	}
 	return h.Sum64()
 }
+
+// wrongTypeError is the DecodeError of a flag one of whose Redis keys holds
+// another kind of value than the layout says (a WRONGTYPE reply): the flag
+// fails to parse, alone, and the error names the key. It returns nil when err
+// is not a WRONGTYPE reply.
+func wrongTypeError(flag, field, key, want string, err error) error {
+	if !isWrongType(err) {
+		return nil
+	}
+	return &DecodeError{Flag: flag, Field: field, Value: key, Reason: "the Redis key holds another type of value (WRONGTYPE): it must be a " + want}
+}
+
+// isWrongType reports whether err is Redis' WRONGTYPE reply, also when a
+// script relays it.
+func isWrongType(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "WRONGTYPE")
+}
+
+// errorFingerprint fingerprints a record that failed, so that a change of
+// the failure is a change of the flag.
+func errorFingerprint(err error) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(err.Error()))
+	return h.Sum64()
+}

@@ -72,6 +72,30 @@ func (s *Store) ReadFacts(ctx context.Context, key, environment, subject, region
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) { // Nil: no simple flag of that name
+		if !isWrongType(err) {
+			return DirectFacts{}, fmt.Errorf("read flag %q: %w", key, err)
+		}
+		// A key of this flag holds another type of value: the flag fails
+		// to parse, naming the key, as in snapshot mode.
+		path := "environments." + environment
+		checks := []keyRead{
+			{flagCmd.Err(), "definition", s.keys.flag(key), "hash"},
+			{envsCmd.Err(), "environments", s.keys.envs(key), "set"},
+		}
+		if envCmd != nil {
+			checks = append(checks, keyRead{envCmd.Err(), path, s.keys.env(key, environment), "hash"})
+		}
+		if userCmd != nil {
+			checks = append(checks, keyRead{userCmd.Err(), path + ".allowlistUsers", s.keys.users(key, environment), "set"})
+		}
+		if regionCmd != nil {
+			checks = append(checks, keyRead{regionCmd.Err(), path + ".allowlistRegions", s.keys.regions(key, environment), "set"})
+		}
+		for _, c := range checks {
+			if werr := wrongTypeError(key, c.field, c.key, c.want, c.err); werr != nil {
+				return DirectFacts{}, werr
+			}
+		}
 		return DirectFacts{}, fmt.Errorf("read flag %q: %w", key, err)
 	}
 	fh := flagCmd.Val()

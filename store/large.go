@@ -48,6 +48,14 @@ func (s *Store) readSet(ctx context.Context, p redis.Pipeliner, key string) setR
 	return setRead{either: p.Eval(ctx, readSetScript, []string{key}, s.large)}
 }
 
+// err returns the read's error.
+func (r setRead) err() error {
+	if r.members != nil {
+		return r.members.Err()
+	}
+	return r.either.Err()
+}
+
 // val returns the members, or the count when the set was left in Redis.
 func (r setRead) val() ([]string, int64) {
 	if r.members != nil {

@@ -38,7 +38,15 @@ type Record struct {
 	// may write Partial back, which would drop those environments.
 	Partial *evaluator.Flag
 	EnvErrs map[string]error
+	// Unchanged is set, with Flag and Err left empty, when the caller of
+	// [Store.LoadChanged] already holds a flag of this Fingerprint: its
+	// data was read and fingerprinted but not decoded again.
+	Unchanged bool
 }
+
+// Known tells [Store.LoadChanged] the fingerprint the caller holds for a
+// flag, if any.
+type Known func(key string) (fingerprint uint64, ok bool)
 
 // Get loads one flag. It returns an error wrapping ErrNotFound when the flag
 // is not stored and a *DecodeError when its data does not parse.
@@ -81,11 +89,16 @@ func (s *Store) List(ctx context.Context) ([]evaluator.Flag, error) {
 // of round trips (see [Store.Load]). Index entries without a flag hash come
 // back with ErrNotFound.
 func (s *Store) LoadAll(ctx context.Context) ([]Record, error) {
+	return s.LoadAllChanged(ctx, nil)
+}
+
+// LoadAllChanged is [Store.LoadAll] with LoadChanged's known fingerprints.
+func (s *Store) LoadAllChanged(ctx context.Context, known Known) ([]Record, error) {
 	members, err := s.rdb.SMembers(ctx, s.keys.index()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read flag index %s: %w", s.keys.index(), err)
 	}
-	recs, err := s.Load(ctx, members...)
+	recs, err := s.LoadChanged(ctx, known, members...)
 	if err != nil || s.simple == "" {
 		return recs, err
 	}
@@ -117,13 +130,21 @@ func (s *Store) LoadAll(ctx context.Context) ([]Record, error) {
 // one MULTI/EXEC for the flag hashes, environment hashes and allowlists, so
 // each flag is read from one consistent moment.
 func (s *Store) Load(ctx context.Context, flagKeys ...string) ([]Record, error) {
+	return s.LoadChanged(ctx, nil, flagKeys...)
+}
+
+// LoadChanged is [Store.Load] for a caller that holds flags already: a flag
+// whose fingerprint known reports comes back Unchanged, without being decoded
+// and validated again (a flag with a large regex or many rules costs its
+// read only). A nil known is Load.
+func (s *Store) LoadChanged(ctx context.Context, known Known, flagKeys ...string) ([]Record, error) {
 	flagKeys = slices.Clone(flagKeys)
 	slices.Sort(flagKeys)
 	flagKeys = slices.Compact(flagKeys)
 	out := make([]Record, 0, len(flagKeys))
 	for start := 0; start < len(flagKeys); start += loadBatch {
 		batch := flagKeys[start:min(start+loadBatch, len(flagKeys))]
-		recs, err := s.loadBatch(ctx, batch)
+		recs, err := s.loadBatch(ctx, batch, known)
 		if err != nil {
 			return nil, err
 		}
@@ -150,12 +171,25 @@ func (s *Store) Load(ctx context.Context, flagKeys ...string) ([]Record, error) 
 	return out, nil
 }
 
-func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, error) {
+func (s *Store) loadBatch(ctx context.Context, flagKeys []string, known Known) ([]Record, error) {
 	recs := make([]Record, len(flagKeys))
 	pending := make([]int, len(flagKeys))
 	for i, k := range flagKeys {
 		recs[i].Key = k
 		pending[i] = i
+	}
+	// fail records a flag whose key holds the wrong type of value: that
+	// flag fails to parse, alone.
+	fail := func(i int, err error) {
+		recs[i].Err = err
+		recs[i].Flag = evaluator.Flag{}
+		recs[i].Fingerprint = errorFingerprint(err)
+		recs[i].Unchanged = false
+		if known != nil {
+			if fp, ok := known(recs[i].Key); ok && fp == recs[i].Fingerprint {
+				recs[i].Err, recs[i].Unchanged = nil, true
+			}
+		}
 	}
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == maxLoadRetries {
@@ -169,8 +203,26 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !isWrongType(err) {
 			return nil, fmt.Errorf("load flags: %w", err)
+		}
+		live := pending[:0:0]
+		liveCmds := envCmds[:0:0]
+		for j, i := range pending {
+			if e := envCmds[j].Err(); e != nil {
+				werr := wrongTypeError(recs[i].Key, "environments", s.keys.envs(recs[i].Key), "set", e)
+				if werr == nil {
+					return nil, fmt.Errorf("load flags: %w", e)
+				}
+				fail(i, werr)
+				continue
+			}
+			live = append(live, i)
+			liveCmds = append(liveCmds, envCmds[j])
+		}
+		pending, envCmds = live, liveCmds
+		if len(pending) == 0 {
+			break
 		}
 		// Round trip 2: everything else, and the environment sets again to
 		// see that they did not change in between.
@@ -202,17 +254,47 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !isWrongType(err) {
+			// Not a reply about one key (the connection, the server): the
+			// whole load failed.
 			return nil, fmt.Errorf("load flags: %w", err)
 		}
 		var again []int
+	flags:
 		for j, i := range pending {
 			r := reads[j]
+			key := recs[i].Key
+			if err != nil {
+				// Some command of the transaction was refused: find this
+				// flag's, if any.
+				checks := []keyRead{
+					{r.hash.Err(), "definition", s.keys.flag(key), "hash"},
+					{r.names.Err(), "environments", s.keys.envs(key), "set"},
+				}
+				for _, e := range r.envs {
+					path := "environments." + e.name
+					checks = append(checks,
+						keyRead{e.hash.Err(), path, s.keys.env(key, e.name), "hash"},
+						keyRead{e.users.err(), path + ".allowlistUsers", s.keys.users(key, e.name), "set"},
+						keyRead{e.regions.err(), path + ".allowlistRegions", s.keys.regions(key, e.name), "set"})
+				}
+				for _, c := range checks {
+					if c.err == nil || errors.Is(c.err, redis.Nil) {
+						continue
+					}
+					werr := wrongTypeError(key, c.field, c.key, c.want, c.err)
+					if werr == nil {
+						return nil, fmt.Errorf("load flags: %w", c.err)
+					}
+					fail(i, werr)
+					continue flags
+				}
+			}
 			if !sameMembers(envCmds[j].Val(), r.names.Val()) {
 				again = append(again, i)
 				continue
 			}
-			raw := rawFlag{key: recs[i].Key, hash: r.hash.Val(), envs: make(map[string]rawEnv, len(r.envs))}
+			raw := rawFlag{key: key, hash: r.hash.Val(), envs: make(map[string]rawEnv, len(r.envs))}
 			if len(raw.hash) == 0 {
 				recs[i].Err = fmt.Errorf("flag %q: %w", raw.key, ErrNotFound)
 				continue
@@ -224,6 +306,14 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 				raw.envs[e.name] = re
 			}
 			recs[i].Fingerprint = raw.fingerprint()
+			if known != nil {
+				if fp, ok := known(key); ok && fp == recs[i].Fingerprint {
+					// The caller holds this very data: skip decoding and
+					// validating it again.
+					recs[i].Unchanged = true
+					continue
+				}
+			}
 			recs[i].Flag, recs[i].Err = raw.decode()
 			if recs[i].Err != nil {
 				recs[i].Partial, recs[i].EnvErrs = raw.partial()
@@ -232,6 +322,13 @@ func (s *Store) loadBatch(ctx context.Context, flagKeys []string) ([]Record, err
 		pending = again
 	}
 	return recs, nil
+}
+
+// keyRead is one command's outcome in a load: the error, the field of the
+// flag it read, its key and the type of value the layout keeps there.
+type keyRead struct {
+	err              error
+	field, key, want string
 }
 
 func sameMembers(a, b []string) bool {
