@@ -122,8 +122,10 @@ type Rule struct {
 // BucketBy attribute (default: the subject).
 //
 // Under BucketLaunchDarkly a split is LaunchDarkly's rollout instead (see
-// ldbucket.go): weights are in thousandths of a percent (0–100000) and need
-// not sum to 100000 (a bucket past the last one takes the last variant);
+// ldbucket.go): weights are in thousandths of a percent (100000 is 100 %),
+// any 32-bit integer as LaunchDarkly takes them (a negative one shortens the
+// next variant's share), and need not sum to 100000 (a bucket past the last
+// one takes the last variant);
 // BucketBy is a LaunchDarkly attribute reference ("" is the key) in the
 // context of ContextKind ("" is "user"); Seed, when set, replaces
 // "<flagKey>.<salt>" in the hash. ContextKind and Seed need that scheme.

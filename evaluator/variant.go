@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 )
 
@@ -175,8 +176,10 @@ func compileLDSplit(v *ValidationError, path string, s *Split, vf *variantFlag, 
 		if !ok {
 			v.add(p+".variant", "names variant %q, which the flag does not have", w.Variant)
 		}
-		if w.Weight < 0 || w.Weight > ldWeightScale {
-			v.add(p+".weight", "must be from 0 to 100000 (thousandths of a percent, bucketing %q), got %d", BucketLaunchDarkly, w.Weight)
+		// Any 32-bit weight, as LaunchDarkly takes it: each adds
+		// weight/100000 to the running sum (see ldWeightSums).
+		if w.Weight < math.MinInt32 || w.Weight > math.MaxInt32 {
+			v.add(p+".weight", "must be a 32-bit integer (thousandths of a percent, bucketing %q), got %d", BucketLaunchDarkly, w.Weight)
 		}
 		weights[i] = w.Weight
 		cs.variants = append(cs.variants, idx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -424,13 +425,24 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 		f.Rules = append(f.Rules, rule)
 	}
 
-	// Fallthrough.
-	if ft, ok := o.obj("fallthrough"); ok {
+	// Fallthrough. LaunchDarkly reads it only when the flag is on: an off
+	// flag whose fallthrough is missing or empty ("fallthrough": {}) serves
+	// its off variation there, so it imports, with a note.
+	ft, ok := o.obj("fallthrough")
+	_, hasVariation := ft.integer("variation")
+	_, hasRollout := ft.obj("rollout")
+	switch {
+	case !on && (!ok || (!hasVariation && !hasRollout)):
+		is.note("fallthrough", "is empty; LaunchDarkly never reads it while the flag is off, and neither does redisflags (turned on, the flag would serve variation 0 here, where LaunchDarkly fails with MALFORMED_FLAG)")
+		if f.OffVariant != "" {
+			f.DefaultVariant = f.OffVariant
+		}
+	case ok:
 		f.DefaultVariant, f.Split = d.variationOrRollout(ft, "fallthrough", is, index)
 		if f.Split != nil && len(f.Split.Weights) > 0 {
 			f.DefaultVariant = f.Split.Weights[0].Variant
 		}
-	} else {
+	default:
 		is.invalid("fallthrough", "is required: LaunchDarkly fails every evaluation that reaches it")
 	}
 	if f.DefaultVariant == "" && n > 0 {
@@ -528,8 +540,11 @@ func (d *ldData) variationOrRollout(o ldObj, path string, is *ldIssues, index fu
 		if !wok {
 			weight = 0 // LaunchDarkly reads a missing weight as 0
 		}
-		if weight < 0 || weight > 100000 {
-			is.invalid(wp+".weight", "must be from 0 to 100000, got %d", weight)
+		// LaunchDarkly takes any integer weight: it adds weight/100000 to a
+		// running sum, so a negative weight shortens the next variation's
+		// share (the evaluator sums the same way).
+		if weight < math.MinInt32 || weight > math.MaxInt32 {
+			is.invalid(wp+".weight", "must be a 32-bit integer, got %d", weight)
 		}
 		s.Weights = append(s.Weights, evaluator.WeightedValue{Variant: index(wp+".variation", v), Weight: weight})
 	}

@@ -46,6 +46,10 @@ var (
 		"segments": "string", "segment-kinds": "bool",
 		"json-flag": "json", "int-flag": "int", "float-flag": "float",
 		"value-string": "string", "value-number": "int",
+		// What LaunchDarkly evaluates and the importer once refused: off
+		// flags with an empty or missing fallthrough, negative weights.
+		"off-empty-fallthrough": "string", "off-no-fallthrough": "bool",
+		"negative-weights": "string", "negative-weights-rule": "int",
 	}
 	ldExtraTypes = map[string]string{
 		"float-flag": "int", "simple-bool": "json", "targets": "bool", "int-flag": "float",
@@ -453,12 +457,16 @@ func TestLaunchDarklyEquivalence(t *testing.T) {
 		}
 		t.Logf("contexts: %v", kinds)
 		t.Logf("reasons: %v; error codes: %v", st.reasons, st.codes)
-		for _, flag := range []string{"rollout-50-50", "rollout-three-way-bucket-by", "rollout-org-seed", "experiment", "json-flag", "segments"} {
+		for _, flag := range []string{"rollout-50-50", "rollout-three-way-bucket-by", "rollout-org-seed", "experiment", "json-flag", "segments", "negative-weights", "negative-weights-rule"} {
 			t.Logf("%s variants: %v", flag, st.variants[flag])
 		}
 		// Every flag served more than one outcome or was meant not to.
 		require.Greater(t, len(st.variants["rollout-three-way-bucket-by"]), 3)
 		require.Greater(t, len(st.variants["rules-strings"]), 6)
+		// Negative weights split as LaunchDarkly splits them: two of three
+		// variations served (and the errors' empty variant).
+		require.Len(t, st.variants["negative-weights"], 3)
+		require.GreaterOrEqual(t, len(st.variants["negative-weights-rule"]), 3)
 	})
 
 	t.Run("direct", func(t *testing.T) {
