@@ -270,12 +270,6 @@ func wrongTypeError(flag, field, key, want string, err error) error {
 	return &DecodeError{Flag: flag, Field: field, Value: key, Reason: "the Redis key holds another type of value (WRONGTYPE): it must be a " + want}
 }
 
-// isWrongType reports whether err is Redis' WRONGTYPE reply, also when a
-// script relays it.
-func isWrongType(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "WRONGTYPE")
-}
-
 // errorFingerprint fingerprints a record that failed, so that a change of
 // the failure is a change of the flag.
 func errorFingerprint(err error) uint64 {

@@ -511,9 +511,10 @@ func (s *Store) readForWrite(ctx context.Context, c redis.Cmdable, flagKeys []st
 	return out, nil
 }
 
-// isWrongType reports whether err is Redis' WRONGTYPE reply.
+// isWrongType reports whether err is Redis' WRONGTYPE reply, also when a
+// script relays it.
 func isWrongType(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+	return err != nil && strings.Contains(err.Error(), "WRONGTYPE")
 }
 
 func (s *Store) deleteKeys(p writer, key string, envs []string) {
