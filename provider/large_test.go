@@ -154,7 +154,7 @@ func TestFiveMillionMemberAllowlistCostsUnderOneMiB(t *testing.T) {
 		t.Skip("-short: skipping the 5,000,000-member allowlist")
 	}
 	srv := redistest.Start(t)
-	rdb := srv.Client(t)
+	rdb := srv.BulkClient(t)
 	ctx := t.Context()
 	_, err := store.New(rdb).Upsert(ctx, largeFlag(0))
 	require.NoError(t, err)
@@ -192,7 +192,7 @@ func TestFiveMillionMemberAllowlistCostsUnderOneMiB(t *testing.T) {
 // the cache expiring at once). Each case checks its answer after the loop.
 func BenchmarkLargeAllowlist(b *testing.B) {
 	srv := redistest.Start(b)
-	rdb := srv.Client(b)
+	rdb := srv.BulkClient(b)
 	ctx := context.Background()
 	_, err := store.New(rdb).Upsert(ctx, largeFlag(0))
 	require.NoError(b, err)

@@ -199,6 +199,25 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 	return c
 }
 
+// BulkTimeout is the read and write timeout of BulkClient: long enough for
+// a script adding 100,000 members, or a reply of a million, on a machine
+// whose cores other processes keep busy.
+const BulkTimeout = 2 * time.Minute
+
+// BulkClient returns a client for tests that move large data: Options with
+// BulkTimeout for reads and writes and a generous dial timeout, so a loaded
+// machine makes them slower rather than failing them with an i/o timeout.
+// Assertions about what is moved stay the test's own.
+func (s *Server) BulkClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	opt := s.Options()
+	opt.DialTimeout = 10 * time.Second
+	opt.ReadTimeout, opt.WriteTimeout = BulkTimeout, BulkTimeout
+	c := redis.NewClient(opt)
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // Options returns client options for the server with short timeouts suited
 // to tests that kill servers.
 func (s *Server) Options() *redis.Options {
