@@ -73,26 +73,14 @@ func (k keys) lease(n string) string         { return k.prefix + ":lease:" + n }
 // OutboxStream returns the key of the outbox stream ("P:outbox").
 func (s *Store) OutboxStream() string { return s.keys.outbox() }
 
-// queueFlagEvent queues the event of a flag write when the outbox is on.
-func (s *Store) queueFlagEvent(ctx context.Context, p redis.Pipeliner, op, key, actor, note string, after *evaluator.Flag) {
-	if !s.outbox {
-		return
-	}
-	ev := Event{Type: EventFlagDeleted, Flag: key, Actor: actor, Note: note}
-	if after != nil {
-		ev.Type, ev.Version, ev.Data = EventFlagUpdated, after.Version, auditJSON(*after)
-	}
-	s.queueEvent(ctx, p, ev)
-}
-
 // queueEvent queues ev (ID assigned by Redis, time now) when the outbox is
 // on.
 func (s *Store) queueEvent(ctx context.Context, p redis.Pipeliner, ev Event) {
 	s.queueEventTo(pipeWriter{ctx, p}, ev)
 }
 
-// queueFlagEventTo is queueFlagEvent into a writer (a pipeline or the bulk
-// script's command list).
+// queueFlagEventTo queues the event of a flag write, when the outbox is on,
+// into a writer (a pipeline or the bulk script's command list).
 func (s *Store) queueFlagEventTo(p writer, op, key, actor, note string, after *evaluator.Flag) {
 	if !s.outbox {
 		return
