@@ -137,4 +137,3 @@ func TestWrongTypedKeyIsThatFlagsParseError(t *testing.T) {
 		})
 	}
 }
-
