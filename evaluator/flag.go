@@ -74,7 +74,7 @@ type Flag struct {
 	// empty is a valid salt.
 	Salt string `json:"salt,omitempty"`
 	// Semantics names whose evaluation rules the flag follows where they
-	// differ: "" (redisflags') or SemanticsLaunchDarkly. See
+	// differ: "" (redisflags'), SemanticsLaunchDarkly or SemanticsFlagd. See
 	// [SemanticsLaunchDarkly].
 	Semantics string `json:"semantics,omitempty"`
 }

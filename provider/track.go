@@ -73,10 +73,12 @@ func WithUsageCounts(interval time.Duration) Option {
 // forwards events (the HTTP tracking route of `redisflags serve`). Safe for
 // concurrent use.
 type EventQueue struct {
-	store   *store.Store
-	cfg     trackConfig
-	logger  *slog.Logger
-	queue   chan store.TrackedEvent
+	store  *store.Store
+	cfg    trackConfig
+	logger *slog.Logger
+	// queue holds pointers: a channel of values would allocate its whole
+	// bound (10,000 events ≈ 1.9 MB) in every provider at New, used or not.
+	queue   chan *store.TrackedEvent
 	dropped atomic.Int64
 	sent    atomic.Int64
 	failed  atomic.Int64
@@ -90,7 +92,7 @@ type EventQueue struct {
 }
 
 func newEventQueue(st *store.Store, cfg trackConfig, logger *slog.Logger) *EventQueue {
-	return &EventQueue{store: st, cfg: cfg, logger: logger, queue: make(chan store.TrackedEvent, cfg.queue)}
+	return &EventQueue{store: st, cfg: cfg, logger: logger, queue: make(chan *store.TrackedEvent, cfg.queue)}
 }
 
 // NewEventQueue returns a queue over client's stream under the provider
@@ -161,7 +163,7 @@ func (q *EventQueue) Enqueue(e store.TrackedEvent) bool {
 
 func (q *EventQueue) enqueue(e store.TrackedEvent) bool {
 	select {
-	case q.queue <- e:
+	case q.queue <- &e:
 		return true
 	default:
 		q.dropped.Add(1)
@@ -255,7 +257,7 @@ func (q *EventQueue) fillBatch() bool {
 	for len(q.pending) < q.cfg.batch {
 		select {
 		case e := <-q.queue:
-			q.pending = append(q.pending, e)
+			q.pending = append(q.pending, *e)
 		default:
 			return len(q.pending) > 0
 		}
@@ -286,7 +288,7 @@ func (q *EventQueue) sendLoop(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case e := <-q.queue:
-				q.pending = append(q.pending, e)
+				q.pending = append(q.pending, *e)
 			}
 			q.fillBatch()
 		}
