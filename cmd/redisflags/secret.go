@@ -61,6 +61,11 @@ func redactPassword(u string) string {
 		}
 		return "…"
 	}
+	if pw, _ := p.User.Password(); pw != "" && strings.Contains(p.Redacted(), pw) {
+		// The mask and its neighbours spell the password ("redis://u:xxxx@h"
+		// redacts to "…u:xxxxx@h"): show the scheme only.
+		return p.Scheme + "://…"
+	}
 	return p.Redacted()
 }
 
@@ -74,9 +79,25 @@ func scrub(err error, s secret) error {
 	msg := err.Error()
 	msg = strings.ReplaceAll(msg, s.value, s.redacted())
 	if pw := urlPassword(s.value); pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		msg = strings.ReplaceAll(msg, pw, maskFor(pw))
 	}
 	return errors.New(msg)
+}
+
+// maskFor returns five of a character that pw does not contain: with such a
+// mask no occurrence of pw can remain after every one is replaced (one that
+// overlapped a mask would contain its character), whereas "xxxxx" beside
+// "/u:" spells the password "/u:x" again.
+func maskFor(pw string) string {
+	if !strings.Contains(pw, "x") {
+		return "xxxxx"
+	}
+	for c := byte('!'); c <= '~'; c++ {
+		if strings.IndexByte(pw, c) < 0 {
+			return strings.Repeat(string(c), 5)
+		}
+	}
+	return "[redacted]"
 }
 
 // urlPassword finds the password of a URL: the parser's, or, for one that
