@@ -137,3 +137,37 @@ func TestWrongTypedKeyIsThatFlagsParseError(t *testing.T) {
 		})
 	}
 }
+
+// TestInvalidEnvironmentNameInTheSetModesAgree: a name in a flag's stored
+// environments set that is not a valid environment name (written by hand)
+// spoils only that name: both modes serve the flag's valid environments
+// alike, and the snapshot logs the bad name.
+func TestInvalidEnvironmentNameInTheSetModesAgree(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	writeWrongTypeFlags(t, rdb)
+	require.NoError(t, rdb.SAdd(t.Context(), "feature-flags:flag:broken:environments", "bad name").Err())
+	ec := of.NewEvaluationContext("user-123", nil)
+	for _, mode := range []struct {
+		name string
+		opts []provider.Option
+	}{
+		{"snapshot", nil},
+		{"direct", []provider.Option{provider.WithDirectReads()}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			opts := append([]provider.Option{provider.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}, mode.opts...)
+			p := provider.New(rdb, opts...)
+			require.NoError(t, p.Init(of.EvaluationContext{}))
+			c := bind(t, p)
+			d, err := c.BooleanValueDetails(t.Context(), "broken", false, ec)
+			require.NoError(t, err, "the valid environment answers in %s mode", mode.name)
+			assert.True(t, d.Value)
+			assert.Equal(t, of.TargetingMatchReason, d.Reason, "%+v", d)
+			if mode.name == "snapshot" {
+				assert.Contains(t, logs.String(), "bad name", "the snapshot logs the bad name")
+			}
+		})
+	}
+}

@@ -156,7 +156,18 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 		re := r.envs[name]
 		path := "environments." + name
 		if !evaluator.ValidName(name) {
-			return evaluator.Flag{}, nil, decodeError(r.key, path, name, "is not a valid environment name")
+			// No caller can ask for this environment (names are checked
+			// first), and direct mode never reads it: in tolerant mode it
+			// is this environment's problem only, as in direct mode.
+			err := decodeError(r.key, path, name, "is not a valid environment name")
+			if !tolerant {
+				return evaluator.Flag{}, nil, err
+			}
+			if envErrs == nil {
+				envErrs = map[string]error{}
+			}
+			envErrs[name] = err
+			continue
 		}
 		var env evaluator.Environment
 		e, ok := re.hash["enabled"]
