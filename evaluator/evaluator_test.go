@@ -160,6 +160,9 @@ func TestValidateNamesFlagAndField(t *testing.T) {
 		{"key with star", func(f *evaluator.Flag) { f.Key = "a*" }, "flagKey"},
 		{"key with colon", func(f *evaluator.Flag) { f.Key = "a:b" }, "flagKey"},
 		{"key of 129 characters", func(f *evaluator.Flag) { f.Key = strings.Repeat("k", 129) }, "flagKey"},
+		{"key .", func(f *evaluator.Flag) { f.Key = "." }, "flagKey"},
+		{"key ..", func(f *evaluator.Flag) { f.Key = ".." }, "flagKey"},
+		{"environment ..", func(f *evaluator.Flag) { f.Environments[".."] = evaluator.Environment{} }, "environments..."},
 		{"percent 101", func(f *evaluator.Flag) { setPercent(f, 101) }, "environments.production.rolloutPercent"},
 		{"percent -1", func(f *evaluator.Flag) { setPercent(f, -1) }, "environments.production.rolloutPercent"},
 		{"bad environment name", func(f *evaluator.Flag) { f.Environments["pro duction"] = evaluator.Environment{} }, "environments.pro duction"},
@@ -194,6 +197,9 @@ func TestValidateNamesFlagAndField(t *testing.T) {
 	long := banner()
 	long.Key = strings.Repeat("k", 128)
 	assert.NoError(t, evaluator.Validate(long))
+	dots := banner()
+	dots.Key = "..."
+	assert.NoError(t, evaluator.Validate(dots), "only . and .. are path segments of their own")
 }
 
 func setPercent(f *evaluator.Flag, p int) {

@@ -64,10 +64,11 @@ func (e *ValidationError) orNil() error {
 }
 
 // ValidName reports whether s can be a flag key or an environment name: 1–128
-// characters, each a letter, a digit, '.', '_' or '-'. Keys never contain ':'
+// characters, each a letter, a digit, '.', '_' or '-', and not "." or ".."
+// (HTTP routes clean those away as path segments). Keys never contain ':'
 // so that the Redis key layout stays unambiguous.
 func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > MaxNameLength {
+	if len(s) == 0 || len(s) > MaxNameLength || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -88,6 +89,8 @@ func nameProblem(s string) string {
 		return "must not be empty"
 	case len(s) > MaxNameLength:
 		return fmt.Sprintf("is %d characters long; the limit is %d", len(s), MaxNameLength)
+	case s == "." || s == "..":
+		return fmt.Sprintf("%q is a path segment of its own in URLs, so it cannot name a flag or an environment", s)
 	default:
 		return fmt.Sprintf("%q may hold only letters, digits, '.', '_' and '-'", s)
 	}
