@@ -198,8 +198,15 @@ func (r *Runner) Step(ctx context.Context) (Decision, Outcome, error) {
 }
 
 // Start skips the stream entries already there: the rollout's data begins
-// now. Call it before the first step.
+// now. A Rollout that moves by itself (a ReleaseRollout: steps at times)
+// is held first, so that only the guard's decisions move it. Call Start
+// before the first step.
 func (r *Runner) Start(ctx context.Context) error {
+	if h, ok := r.Rollout.(interface{ Hold(context.Context) error }); ok {
+		if err := h.Hold(ctx); err != nil {
+			return fmt.Errorf("experiment: hold the rollout of %s: %w", r.Flag, err)
+		}
+	}
 	id, err := r.Store.LastEventID(ctx)
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)

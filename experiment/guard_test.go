@@ -14,6 +14,7 @@ import (
 	"github.com/redisflags/redisflags/experiment"
 	"github.com/redisflags/redisflags/internal/redistest"
 	"github.com/redisflags/redisflags/provider"
+	"github.com/redisflags/redisflags/release"
 	"github.com/redisflags/redisflags/store"
 )
 
@@ -65,13 +66,22 @@ func rolloutTraffic(t *testing.T, c *of.Client, from, n int, r *rand.Rand, errRa
 // 600 new subjects are evaluated through a provider (which records their
 // exposures; the flag is an experiment) and their errors tracked, then the
 // runner steps. It returns the decisions and how it ended.
-func guardedRollout(t *testing.T, errRate map[string]float64) ([]experiment.Decision, experiment.Outcome) {
+func guardedRollout(t *testing.T, errRate map[string]float64) ([]experiment.Decision, experiment.Outcome, *store.Store) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	st := store.New(rdb)
 	_, err := st.Upsert(t.Context(), evaluator.Flag{Key: "new-checkout", DefaultEnabled: true,
 		Metadata:     map[string]any{"experiment": true},
-		Environments: map[string]evaluator.Environment{"production": {Enabled: true, RolloutPercent: 10}}})
+		Environments: map[string]evaluator.Environment{"production": {Enabled: true}}})
+	require.NoError(t, err)
+	// A release rollout: 10 % since a minute ago, then 25, 50 and 100 %
+	// an hour apart; the guard holds it and takes the steps itself.
+	start := time.Now().Add(-time.Minute)
+	var steps []evaluator.RolloutStep
+	for i, pct := range []int{10, 25, 50, 100} {
+		steps = append(steps, evaluator.RolloutStep{At: start.Add(time.Duration(i) * time.Hour).UTC().Format(time.RFC3339Nano), Percent: pct})
+	}
+	_, err = release.SetRollout(t.Context(), st, "new-checkout", "production", "alice", evaluator.Rollout{From: 0, Steps: steps}, time.Now())
 	require.NoError(t, err)
 	p := provider.New(rdb)
 	domain := t.Name()
@@ -82,7 +92,7 @@ func guardedRollout(t *testing.T, errRate map[string]float64) ([]experiment.Deci
 	var decisions []experiment.Decision
 	r := &experiment.Runner{Store: st, Flag: "new-checkout", Environment: "production",
 		Guard:   experiment.Guard{Metric: "error", Control: "off", Candidate: "on", Threshold: 0.02, MinExposed: 30},
-		Rollout: &experiment.PercentRollout{Store: st, Flag: "new-checkout", Environment: "production", Steps: []int{25, 50, 100}},
+		Rollout: &experiment.ReleaseRollout{Store: st, Flag: "new-checkout", Environment: "production"},
 		Notify:  func(d experiment.Decision) { decisions = append(decisions, d) }}
 	require.NoError(t, r.Start(t.Context()))
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -93,15 +103,15 @@ func guardedRollout(t *testing.T, errRate map[string]float64) ([]experiment.Deci
 		queued := p.TrackStats()
 		require.Zero(t, queued.Dropped)
 		deadline := time.Now().Add(20 * time.Second)
+		// (Queued counts the batch being appended too.)
 		for p.TrackStats().Queued > 0 || p.TrackStats().Sent == before {
 			require.True(t, time.Now().Before(deadline), "tracking events not sent")
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond) // the sender's batch in flight
 		_, out, err := r.Step(context.Background())
 		require.NoError(t, err)
 		if out != 0 {
-			return decisions, out
+			return decisions, out, st
 		}
 		// Let the provider see the new percentage before the next window.
 		f, err := st.Get(t.Context(), "new-checkout")
@@ -118,27 +128,42 @@ func guardedRollout(t *testing.T, errRate map[string]float64) ([]experiment.Deci
 		}
 	}
 	t.Fatal("the rollout neither completed nor rolled back in 10 windows")
-	return nil, 0
+	return nil, 0, nil
 }
 
 // TestGuardedRolloutRollsBackARegression: the new variant fails 25 % of its
 // subjects against control's 2 %: the first window's decision rolls back,
 // and the flag is at 0 %.
 func TestGuardedRolloutRollsBackARegression(t *testing.T) {
-	decisions, out := guardedRollout(t, map[string]float64{"on": 0.25, "off": 0.02})
+	decisions, out, st := guardedRollout(t, map[string]float64{"on": 0.25, "off": 0.02})
 	require.Equal(t, experiment.RolledBack, out)
 	require.Len(t, decisions, 1, "rolled back within one evaluation window")
 	require.Equal(t, experiment.RollBack, decisions[0].Action)
 	require.Contains(t, decisions[0].Reason, "exceeds")
+	f, err := st.Get(t.Context(), "new-checkout")
+	require.NoError(t, err)
+	env := f.Environments["production"]
+	require.Nil(t, env.Rollout, "the release rollout is over")
+	require.Zero(t, env.RolloutPercent, "control for everyone")
+	// The audit entry (and so the change event webhooks deliver) says why.
+	entries, err := st.Audit(t.Context(), "new-checkout", 1)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	require.Equal(t, "guard", entries[0].Actor)
+	require.Contains(t, entries[0].Note, "rolled back")
+	require.Contains(t, entries[0].Note, "exceeds")
 }
 
 // TestGuardedRolloutCompletesWithoutRegression: with equal error rates the
 // rollout takes every step to 100 %.
 func TestGuardedRolloutCompletesWithoutRegression(t *testing.T) {
-	decisions, out := guardedRollout(t, map[string]float64{"on": 0.02, "off": 0.02})
+	decisions, out, st := guardedRollout(t, map[string]float64{"on": 0.02, "off": 0.02})
 	require.Equal(t, experiment.Completed, out)
 	require.Len(t, decisions, 3)
 	for _, d := range decisions {
 		require.Equal(t, experiment.Advance, d.Action, d.Reason)
 	}
+	f, err := st.Get(t.Context(), "new-checkout")
+	require.NoError(t, err)
+	require.Equal(t, 100, f.Environments["production"].RolloutPercent, "the last step, taken by the guard hours before its time")
 }

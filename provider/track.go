@@ -95,8 +95,10 @@ type EventQueue struct {
 	sent    atomic.Int64
 	failed  atomic.Int64
 	// pending is the batch the sender holds; only the sender touches it
-	// (and Stop, after the sender has returned).
+	// (and Stop, after the sender has returned). held is its length, for
+	// Stats.
 	pending []store.TrackedEvent
+	held    atomic.Int64
 
 	mu     sync.Mutex // guards cancel and done
 	cancel context.CancelFunc
@@ -156,7 +158,8 @@ func NewEventQueue(client redis.UniversalClient, opts ...Option) *EventQueue {
 
 // TrackStats are the tracking queue's counters since it was created.
 type TrackStats struct {
-	// Queued is how many events wait in memory now.
+	// Queued is how many events wait in memory now (in the queue or in the
+	// batch being appended).
 	Queued int
 	// Sent is how many were appended to the stream.
 	Sent int64
@@ -169,7 +172,7 @@ type TrackStats struct {
 
 // Stats returns the queue's counters.
 func (q *EventQueue) Stats() TrackStats {
-	return TrackStats{Queued: q.queued(), Sent: q.sent.Load(), Dropped: q.dropped.Load(), FailedAppends: q.failed.Load()}
+	return TrackStats{Queued: q.queued() + int(q.held.Load()), Sent: q.sent.Load(), Dropped: q.dropped.Load(), FailedAppends: q.failed.Load()}
 }
 
 // TrackStats returns the tracking counters. Safe for concurrent use.
@@ -317,6 +320,7 @@ func (q *EventQueue) fillBatch() bool {
 		select {
 		case e := <-*c:
 			q.pending = append(q.pending, e)
+			q.held.Store(int64(len(q.pending)))
 		default:
 			return len(q.pending) > 0
 		}
@@ -332,6 +336,7 @@ func (q *EventQueue) appendPending(ctx context.Context) error {
 		return err
 	}
 	q.sent.Add(int64(len(q.pending)))
+	q.held.Store(0)
 	clear(q.pending)
 	q.pending = q.pending[:0]
 	return nil

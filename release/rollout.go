@@ -103,7 +103,18 @@ func shiftAll(s string, d time.Duration) string {
 // to its split or default variant, whatever percent says). The only way a
 // rollout goes down.
 func Rollback(ctx context.Context, st *store.Store, flag, env, actor string, percent int) (evaluator.Flag, error) {
-	return editRollout(ctx, st, flag, env, actor, "rollout rolled back", func(e *evaluator.Environment, variant bool) error {
+	return RollbackBecause(ctx, st, flag, env, actor, percent, "")
+}
+
+// RollbackBecause is Rollback with the reason recorded in the audit entry's
+// note (and so in the change event webhooks deliver), as a guarded
+// rollout's guard gives it.
+func RollbackBecause(ctx context.Context, st *store.Store, flag, env, actor string, percent int, reason string) (evaluator.Flag, error) {
+	note := "rollout rolled back"
+	if reason != "" {
+		note += " (" + reason + ")"
+	}
+	return editRollout(ctx, st, flag, env, actor, note, func(e *evaluator.Environment, variant bool) error {
 		if e.Rollout == nil {
 			return ErrNoRollout
 		}

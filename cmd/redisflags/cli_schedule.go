@@ -183,7 +183,8 @@ func describeChange(s store.ScheduledChange) string {
 }
 
 const rolloutSynopsis = `rollout set FLAG ENV (--from N --to N --start T --end T | --from N --steps "5@T1,25@T2,…") [--variant V]
-       rollout pause | resume FLAG ENV  |  rollout rollback FLAG ENV [--percent N]`
+       rollout pause | resume FLAG ENV  |  rollout rollback FLAG ENV [--percent N]
+       rollout guard FLAG ENV --metric EVENT [--threshold 0.01] [--window 1m] [--control V] [--candidate V]`
 
 // runRollout is "redisflags rollout": progressive rollouts.
 func runRollout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -198,6 +199,8 @@ func runRollout(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	steps := fs.String("steps", "", "steps as `PERCENT@RFC3339,…`")
 	variant := fs.String("variant", "", "a variant flag's treatment variant")
 	percent := fs.Int("percent", 0, "rollback: the percent served from now on")
+	var guard guardOptions
+	guard.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -232,6 +235,8 @@ func runRollout(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		f, err = release.Resume(ctx, st, flagKey, env, *who, now())
 	case "rollback":
 		f, err = release.Rollback(ctx, st, flagKey, env, *who, *percent)
+	case "guard":
+		return runGuard(ctx, st, flagKey, env, *who, guard, stdout)
 	default:
 		fmt.Fprintf(stderr, "redisflags rollout: unknown action %q\n", pos[0])
 		fs.Usage()
