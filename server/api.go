@@ -377,7 +377,7 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
 	if region != "" {
 		fc["region"] = region
 	}
-	res := s.direct.Resolve(r.Context(), key, fc)
+	res := s.resolve(r.Context(), s.direct, key, fc)
 	switch res.ErrorCode {
 	case "":
 	case of.FlagNotFoundCode:

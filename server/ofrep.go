@@ -105,7 +105,7 @@ func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request) {
 		writeNotLoaded(w)
 		return
 	}
-	res := toOFREP(s.live.Resolve(r.Context(), key, fc))
+	res := toOFREP(s.resolve(r.Context(), s.live, key, fc))
 	switch of.ErrorCode(res.ErrorCode) {
 	case "":
 		writeJSON(w, http.StatusOK, res)
@@ -149,11 +149,11 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request) {
 	}
 	out := bulkResponse{Flags: make([]ofrepResult, 0, 2*len(keys)), EventStreams: s.eventStreams(r)}
 	for _, k := range keys {
-		out.Flags = append(out.Flags, toOFREP(s.live.Resolve(r.Context(), k.Name, fc)))
+		out.Flags = append(out.Flags, toOFREP(s.resolve(r.Context(), s.live, k.Name, fc)))
 		// A flag that does not parse may be a tutorial flag: its payload
 		// key is an item too (PARSE_ERROR, as Go answers it), not missing.
 		if k.Kind == provider.KindTutorial || k.Kind == "" {
-			out.Flags = append(out.Flags, toOFREP(s.live.Resolve(r.Context(), k.Name+provider.PayloadSuffix, fc)))
+			out.Flags = append(out.Flags, toOFREP(s.resolve(r.Context(), s.live, k.Name+provider.PayloadSuffix, fc)))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"go.opentelemetry.io/otel/metric"
+
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -38,8 +40,10 @@ const maxBody = 1 << 20
 // concurrent use. Start it before serving OFREP (answers are 500 "not
 // loaded yet" until the first load) and Shutdown it when done.
 type Server struct {
-	store *store.Store
-	rdb   redis.UniversalClient
+	// metrics is nil without WithMeterProvider.
+	metrics *serverMetrics
+	store   *store.Store
+	rdb     redis.UniversalClient
 	// live is the snapshot-mode provider OFREP and the change stream
 	// answer through; direct, the direct-reads provider of the evaluate
 	// route (one Redis round trip per request, as the tutorial's app).
@@ -75,6 +79,7 @@ type config struct {
 	now                func() time.Time // nil: the provider's default
 	writeGuard         func(ctx context.Context, key string, next *evaluator.Flag) error
 	limits             Limits
+	meters             metric.MeterProvider
 }
 
 // WithClock sets the clock progressive rollouts are evaluated at, on every
@@ -175,8 +180,20 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 	if c.now != nil {
 		popts = append(popts, provider.WithClock(c.now))
 	}
-	s.live = provider.New(rdb, append(popts, provider.WithResyncInterval(c.resync))...)
+	livOpts := append(popts, provider.WithResyncInterval(c.resync))
+	if c.meters != nil {
+		livOpts = append(livOpts, provider.WithMeterProvider(c.meters))
+	}
+	s.live = provider.New(rdb, livOpts...)
 	s.direct = provider.New(rdb, append(popts, provider.WithDirectReads())...)
+	if c.meters != nil {
+		m, err := newServerMetrics(c.meters, s.live)
+		if err != nil {
+			s.log.Error("server: metrics not registered", "err", err)
+		} else {
+			s.metrics = m
+		}
+	}
 	if c.adminToken != "" {
 		h := sha256.Sum256([]byte(c.adminToken))
 		s.tokenHash = &h
@@ -264,7 +281,7 @@ func (s *Server) OFREP() http.Handler {
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.ofrepSingle)
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.ofrepBulk)
 	mux.HandleFunc("GET "+eventsPath, s.ofrepEvents)
-	return s.cors(s.limiter.wrap(mux))
+	return s.cors(s.limiter.wrap(withPattern(mux)))
 }
 
 // Health returns GET /healthz (the process answers) and GET /readyz (Redis
@@ -286,11 +303,11 @@ func (s *Server) Handler() http.Handler {
 	for _, r := range s.cfg.routes {
 		mux.Handle(r.pattern, r.handler)
 	}
-	var h http.Handler = s.limiter.wrap(mux)
+	var h http.Handler = s.limiter.wrap(withPattern(mux))
 	for i := len(s.cfg.middleware) - 1; i >= 0; i-- {
 		h = s.cfg.middleware[i](h)
 	}
-	return s.logRequests(h)
+	return s.logRequests(s.measure(h))
 }
 
 func (s *Server) routeAPI(mux *http.ServeMux) {

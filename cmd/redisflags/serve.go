@@ -26,7 +26,7 @@ import (
 // consoleLargeSet is the largest allowlist the console loads.
 const consoleLargeSet = 10000
 
-const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler] [--users FILE] [--secure-cookies] [--no-console]"
+const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler] [--users FILE] [--secure-cookies] [--no-console] [--metrics-addr HOST:PORT]"
 
 // runServe is "redisflags serve": the HTTP server, until ctx ends. It then
 // stops accepting requests, lets those under way finish (10 s at most),
@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	usersFile := fs.String("users", os.Getenv("REDISFLAGS_USERS"), "console accounts, one \"name:role:bcrypt-hash\" a line (role viewer, editor or admin); default $REDISFLAGS_USERS")
 	secureCookies := fs.Bool("secure-cookies", false, "mark the console's session cookie Secure also over plain HTTP (behind a proxy that ends TLS)")
 	noConsole := fs.Bool("no-console", false, "do not serve the web console at /")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics, on a listener of their own (default off; OTLP export follows $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -108,6 +109,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	events.Start()
 	defer events.Stop(context.WithoutCancel(ctx))
 
+	metrics, err := startMetrics(ctx, *metricsAddr, stdout, logger)
+	if err != nil {
+		return err
+	}
+	if metrics != nil {
+		defer metrics.close(ctx)
+	}
+
 	var users []console.User
 	if *usersFile != "" && !*noConsole {
 		if users, err = console.LoadUsers(*usersFile); err != nil {
@@ -122,6 +131,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// provider (srv.Provider(), the one evaluation path), which it follows
 	// with provider.Watch for its live updates; it exists once srv does, so
 	// the route reaches it through con.
+	if metrics != nil {
+		opts = append(opts, server.WithMeterProvider(metrics.provider()))
+	}
 	var con *console.Console
 	if !*noConsole {
 		opts = append(opts, server.WithRoute("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { con.ServeHTTP(w, r) })))
