@@ -3,19 +3,15 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	of "github.com/open-feature/go-sdk/openfeature"
 
@@ -159,51 +155,6 @@ func (s *Server) ifMatch(w http.ResponseWriter, r *http.Request, key string) ([]
 		return nil, false
 	}
 	return []store.WriteOption{store.IfVersion(v)}, true
-}
-
-// actor names who makes a write through HTTP: the X-Actor header (a name the
-// caller gives; the admin token proves access, not identity) and the
-// client's address.
-func actor(r *http.Request) string {
-	name := strings.Map(func(c rune) rune {
-		if unicode.IsPrint(c) {
-			return c
-		}
-		return -1
-	}, r.Header.Get("X-Actor"))
-	name = shorten(strings.TrimSpace(name), 64)
-	if name == "" {
-		name = "anonymous"
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "http:" + name + "@" + host
-}
-
-// admin guards a handler with the admin token, when there is one. The
-// comparison is of SHA-256 digests in constant time, so neither the token's
-// content nor its length leaks through timing.
-func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
-	if s.tokenHash == nil {
-		return h
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="redisflags admin"`)
-			writeError(w, http.StatusUnauthorized, "the admin API needs the header Authorization: Bearer <admin token>")
-			return
-		}
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if subtle.ConstantTimeCompare(sum[:], s.tokenHash[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="redisflags admin", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "the admin token is wrong")
-			return
-		}
-		h(w, r)
-	}
 }
 
 // listFlags is GET /api/admin/flags: every definition, sorted by key, as

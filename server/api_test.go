@@ -115,8 +115,8 @@ func TestTutorialExamplesReplay(t *testing.T) {
 		require.Len(t, entries, 2)
 		assert.Equal(t, "delete", entries[0].Op)
 		assert.Equal(t, "upsert", entries[1].Op)
-		assert.Equal(t, "http:alice@127.0.0.1", entries[1].Actor)
-		assert.Equal(t, "http:anonymous@127.0.0.1", entries[0].Actor)
+		assert.Equal(t, "http:unauthenticated:alice@127.0.0.1", entries[1].Actor)
+		assert.Equal(t, "http:unauthenticated:anonymous@127.0.0.1", entries[0].Actor)
 	})
 }
 

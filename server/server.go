@@ -4,7 +4,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"context"
-	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -49,7 +48,8 @@ type Server struct {
 	// route (one Redis round trip per request, as the tutorial's app).
 	live, direct *provider.Provider
 	environment  string
-	tokenHash    *[sha256.Size]byte // nil: the admin API is open
+	adminTokens  []tokenDigest // none: the admin API is open
+	readTokens   []tokenDigest
 	log          *slog.Logger
 	cfg          config
 	limiter      *limiter // the public routes' bounds, shared by every handler
@@ -66,14 +66,17 @@ type Server struct {
 // config is what the options set.
 type config struct {
 	environment string
-	adminToken  string
-	logger      *slog.Logger
-	resync      time.Duration
-	routes      []route
-	middleware  []func(http.Handler) http.Handler
-	corsOrigins []string
-	maxStreams  int
-	heartbeat   time.Duration
+	adminTokens []Token
+	readTokens  []Token
+	// allowedHosts are the Host names answered (WithAllowedHosts).
+	allowedHosts []string
+	logger       *slog.Logger
+	resync       time.Duration
+	routes       []route
+	middleware   []func(http.Handler) http.Handler
+	corsOrigins  []string
+	maxStreams   int
+	heartbeat    time.Duration
 	// streamWriteTimeout bounds each write to a change-stream client.
 	streamWriteTimeout time.Duration
 	now                func() time.Time // nil: the provider's default
@@ -98,6 +101,7 @@ func WithWriteGuard(guard func(ctx context.Context, key string, next *evaluator.
 type route struct {
 	pattern string
 	handler http.Handler
+	admin   bool // behind the admin tokens (WithAdminRoute)
 }
 
 // Option configures a Server.
@@ -106,10 +110,6 @@ type Option func(*config)
 // WithEnvironment sets the environment evaluated when a request names none.
 // Default "production".
 func WithEnvironment(name string) Option { return func(c *config) { c.environment = name } }
-
-// WithAdminToken makes the admin routes (/api/admin/…) require
-// "Authorization: Bearer token". Default "": the admin routes are open.
-func WithAdminToken(token string) Option { return func(c *config) { c.adminToken = token } }
 
 // WithLogger sets where request logs and warnings go. Default: discarded.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -145,7 +145,7 @@ func WithChangeStream(maxClients int, heartbeat time.Duration) Option {
 // request log. A pattern that conflicts with a built-in route makes Handler
 // panic, as http.ServeMux does, when Handler is first called.
 func WithRoute(pattern string, h http.Handler) Option {
-	return func(c *config) { c.routes = append(c.routes, route{pattern, h}) }
+	return func(c *config) { c.routes = append(c.routes, route{pattern: pattern, handler: h}) }
 }
 
 // WithMiddleware wraps the mux of Handler (every route, built-in and added)
@@ -194,10 +194,7 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 			s.metrics = m
 		}
 	}
-	if c.adminToken != "" {
-		h := sha256.Sum256([]byte(c.adminToken))
-		s.tokenHash = &h
-	}
+	s.adminTokens, s.readTokens = digests(c.adminTokens), digests(c.readTokens)
 	return s
 }
 
@@ -301,21 +298,25 @@ func (s *Server) Handler() http.Handler {
 	s.routeOFREP(mux)
 	s.routeHealth(mux)
 	for _, r := range s.cfg.routes {
-		mux.Handle(r.pattern, r.handler)
+		h := r.handler
+		if r.admin {
+			h = s.admin(h.ServeHTTP)
+		}
+		mux.Handle(r.pattern, h)
 	}
 	var h http.Handler = s.limiter.wrap(withPattern(mux))
 	for i := len(s.cfg.middleware) - 1; i >= 0; i-- {
 		h = s.cfg.middleware[i](h)
 	}
-	return s.logRequests(s.measure(h))
+	return s.logRequests(s.measure(s.checkHost(h)))
 }
 
 func (s *Server) routeAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/admin/flags", s.admin(s.listFlags))
 	mux.HandleFunc("PUT /api/admin/flags/{flagKey}", s.admin(s.putFlag))
 	mux.HandleFunc("DELETE /api/admin/flags/{flagKey}", s.admin(s.deleteFlag))
-	mux.HandleFunc("GET /api/flags/{flagKey}", s.getFlag)
-	mux.HandleFunc("GET /api/flags/{flagKey}/evaluate", s.evaluate)
+	mux.HandleFunc("GET /api/flags/{flagKey}", s.reader(s.getFlag))
+	mux.HandleFunc("GET /api/flags/{flagKey}/evaluate", s.reader(s.evaluate))
 }
 
 func (s *Server) routeOFREP(mux *http.ServeMux) { mux.Handle("/ofrep/", s.OFREP()) }

@@ -83,7 +83,7 @@ type releaseServer struct{ url string }
 func startReleaseServer(t *testing.T, rdb redis.UniversalClient, clock func() time.Time) *releaseServer {
 	t.Helper()
 	st := store.New(rdb, store.WithOutbox())
-	srv := server.New(rdb, st, append([]server.Option{server.WithClock(clock)}, releaseOptions(st, "")...)...)
+	srv := server.New(rdb, st, append([]server.Option{server.WithClock(clock)}, releaseOptions(st)...)...)
 	require.NoError(t, srv.Start(t.Context()))
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {

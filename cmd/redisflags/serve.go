@@ -26,7 +26,7 @@ import (
 // consoleLargeSet is the largest allowlist the console loads.
 const consoleLargeSet = 10000
 
-const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler] [--users FILE] [--secure-cookies] [--no-console] [--metrics-addr HOST:PORT]"
+const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T | --admin-tokens N=T,… | --insecure-no-auth] [--read-token T] [--allowed-host H]… [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler] [--users FILE] [--secure-cookies] [--no-console] [--metrics-addr HOST:PORT]"
 
 // runServe is "redisflags serve": the HTTP server, until ctx ends. It then
 // stops accepting requests, lets those under way finish (10 s at most),
@@ -38,7 +38,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (\":8080\" for every interface)")
 	var tok secret
-	secretVar(fs, &tok, "admin-token", "REDISFLAGS_ADMIN_TOKEN", "`token` the admin routes require as Authorization: Bearer; prefer $REDISFLAGS_ADMIN_TOKEN, which ps does not show; empty leaves them open")
+	secretVar(fs, &tok, "admin-token", "REDISFLAGS_ADMIN_TOKEN", "`token` the admin routes require as Authorization: Bearer (its writes are audited as \"admin\"); prefer $REDISFLAGS_ADMIN_TOKEN, which ps does not show")
+	var named secret
+	secretVar(fs, &named, "admin-tokens", "REDISFLAGS_ADMIN_TOKENS", "named admin tokens, `NAME=TOKEN,…`: writes are audited under the name of the token that made them")
+	var readTok secret
+	secretVar(fs, &readTok, "read-token", "REDISFLAGS_READ_TOKEN", "`token` that reading definitions (GET /api/flags/…, /evaluate) then requires (or an admin token); OFREP stays open")
+	insecure := fs.Bool("insecure-no-auth", false, "serve the admin API WITHOUT any token, to anyone who reaches it (development only)")
+	var allowedHosts stringList
+	fs.Var(&allowedHosts, "allowed-host", "answer requests for this Host `name` (repeatable); on a loopback address, or with --insecure-no-auth, only loopback names and these are answered (DNS rebinding)")
 	environment := fs.String("environment", "production", "`environment` evaluated when a request names none")
 	logStream := fs.String("log-stream", "", "also append request logs to this Redis stream `key` (the tutorial's is \"logs\")")
 	resync := fs.Duration("resync", 30*time.Second, "full reload of the OFREP snapshot every `interval`, for writers that publish no change notice")
@@ -58,6 +65,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	hooks, err := rel.webhooks()
+	if err != nil {
+		return err
+	}
+	admins, err := adminTokens(tok.reveal(), named.reveal())
+	if err != nil {
+		return err
+	}
+	if len(admins) == 0 && !*insecure {
+		return fmt.Errorf("serve: no admin token: set REDISFLAGS_ADMIN_TOKEN (or REDISFLAGS_ADMIN_TOKENS=NAME=TOKEN,…) so that writes need one; --insecure-no-auth serves the admin API open, for development only")
+	}
+	if len(admins) > 0 && *insecure {
+		return fmt.Errorf("serve: --insecure-no-auth and an admin token: choose one")
+	}
+	hosts, err := hostCheck(*addr, *insecure, allowedHosts)
 	if err != nil {
 		return err
 	}
@@ -99,8 +120,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// go-redis logs reconnections itself; through slog its lines stay JSON.
 	redis.SetLogger(redisLogger{logger})
 	token := tok.reveal()
-	if token == "" {
-		logger.Warn("no --admin-token and no REDISFLAGS_ADMIN_TOKEN: the admin API is open to anyone who can reach " + *addr)
+	if *insecure {
+		logger.Warn("--insecure-no-auth: the admin API is OPEN to anyone who can reach " + *addr + "; writes are audited under the X-Actor they claim")
 	}
 
 	// Tracking events of OFREP clients: the provider's queue and sender,
@@ -123,10 +144,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	opts := append([]server.Option{server.WithEnvironment(*environment), server.WithAdminToken(token),
+	opts := append([]server.Option{server.WithEnvironment(*environment), server.WithAdminTokens(admins...),
+		server.WithReadTokens(server.Token{Name: "reader", Secret: readTok.reveal()}), server.WithAllowedHosts(hosts...),
 		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...),
 		server.WithClock(func() time.Time { return now() }),
-		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st, token)...)
+		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st)...)
 	// The console is mounted at / and answers through the server's own
 	// provider (srv.Provider(), the one evaluation path), which it follows
 	// with provider.Watch for its live updates; it exists once srv does, so
@@ -144,7 +166,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*noConsole {
 		// The console's changes meet the approval policies the admin
 		// routes meet.
-		conOpts := []console.Option{console.WithUsers(users), console.WithAdminToken(token),
+		conOpts := []console.Option{console.WithUsers(users), console.WithAdminToken(consoleToken(token, admins)),
 			console.WithEnvironment(*environment), console.WithLogger(logger),
 			console.WithWriteGuard(releaseWriteGuard(release.NewService(st, func() time.Time { return now() })))}
 		if *secureCookies {
@@ -157,7 +179,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			store.WithLargeSetThreshold(consoleLargeSet))
 		con = console.New(conStore, srv.Provider(), conOpts...)
 		defer con.Close()
-		if len(users) == 0 && token == "" {
+		if len(users) == 0 && len(admins) == 0 {
 			logger.Warn("console: no --users and no --admin-token: nobody can sign in to the console")
 		}
 	}

@@ -118,17 +118,17 @@ func TestServeEndToEndAndShutsDownCleanly(t *testing.T) {
 	audit, err := rdb.XRange(t.Context(), "feature-flags:audit", "-", "+").Result()
 	require.NoError(t, err)
 	require.Len(t, audit, 1)
-	assert.Equal(t, "http:ops@127.0.0.1", audit[0].Values["actor"])
+	assert.Equal(t, "http:admin@127.0.0.1", audit[0].Values["actor"], "the token's name, not the X-Actor the caller claims")
 }
 
 func TestServeWithoutRedisUsesEmbeddedAndSaysSo(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	t.Setenv("REDISFLAGS_ADMIN_TOKEN", "")
 	ignore := goleak.IgnoreCurrent()
-	url, stderr, stop := serve(t)
+	url, stderr, stop := serve(t, "--insecure-no-auth")
 	assert.Contains(t, stderr.String(), "WARNING: no --redis-url and no REDIS_URL: using an EMBEDDED")
 	assert.Contains(t, stderr.String(), "Every flag is LOST when redisflags stops")
-	assert.Contains(t, stderr.String(), "the admin API is open")
+	assert.Contains(t, stderr.String(), "the admin API is OPEN")
 	code, body := httpDo(t, "PUT", url+"/api/admin/flags/checkout-banner", tutorialBody)
 	require.Equal(t, http.StatusOK, code, body)
 	code, _ = httpDo(t, "GET", url+"/api/flags/checkout-banner", "")
@@ -155,7 +155,7 @@ func TestServeReadsTokenFromEnvironment(t *testing.T) {
 // second, without waiting for the resync.
 func TestServeNoticesRedisGoingAndComing(t *testing.T) {
 	srv := redistest.Start(t)
-	url, stderr, _ := serve(t, "--redis-url", srv.URL(), "--resync", "1h")
+	url, stderr, _ := serve(t, "--redis-url", srv.URL(), "--resync", "1h", "--insecure-no-auth")
 	require.Eventually(t, func() bool { c, _ := httpDo(t, "GET", url+"/readyz", ""); return c == http.StatusOK }, 5*time.Second, 10*time.Millisecond)
 	code, body := httpDo(t, "PUT", url+"/api/admin/flags/k1", `{"defaultEnabled":true,"environments":{"production":{"enabled":true,"rolloutPercent":100}}}`)
 	require.Equal(t, http.StatusOK, code, body)
@@ -201,12 +201,44 @@ func TestServeBadArguments(t *testing.T) {
 	_, stderr, err := runCLI(t, "serve", "--addr")
 	assert.ErrorIs(t, err, errUsage)
 	assert.Contains(t, stderr, "flag needs an argument")
-	_, _, err = runCLI(t, "serve", "--redis-url", "http://nope")
+	_, _, err = runCLI(t, "serve", "--redis-url", "http://nope", "--admin-token", "tok")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--redis-url")
-	_, _, err = runCLI(t, "serve", "--redis-url", "redis://127.0.0.1:1/0", "--addr", "256.0.0.1:99999")
+	_, _, err = runCLI(t, "serve", "--redis-url", "redis://127.0.0.1:1/0", "--addr", "256.0.0.1:99999", "--admin-token", "tok")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "listen on 256.0.0.1:99999")
 	_, _, err = runCLI(t, "serve", "-h")
 	assert.True(t, errors.Is(err, flag.ErrHelp))
+}
+
+// TestServeRefusesToRunOpen: without an admin token serve does not start
+// unless --insecure-no-auth says so, and the error says how to give one;
+// named tokens are checked without showing them; on loopback, a request
+// for another Host (DNS rebinding) is refused.
+func TestServeRefusesToRunOpen(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("REDISFLAGS_ADMIN_TOKEN", "")
+	t.Setenv("REDISFLAGS_ADMIN_TOKENS", "")
+	_, _, err := runCLI(t, "serve", "--addr", "127.0.0.1:0")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "REDISFLAGS_ADMIN_TOKEN")
+	assert.Contains(t, err.Error(), "--insecure-no-auth")
+	_, _, err = runCLI(t, "serve", "--addr", "127.0.0.1:0", "--insecure-no-auth", "--admin-token", "tok")
+	assert.ErrorContains(t, err, "choose one")
+	t.Setenv("REDISFLAGS_ADMIN_TOKENS", "alice=tiny1,bob")
+	_, _, err = runCLI(t, "serve", "--addr", "127.0.0.1:0")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "tiny1")
+	t.Setenv("REDISFLAGS_ADMIN_TOKENS", "alice=alice-secret-0123456789")
+	url, _, stop := serve(t)
+	code, body := httpDo(t, "PUT", url+"/api/admin/flags/checkout-banner", tutorialBody, "Authorization", "Bearer alice-secret-0123456789")
+	require.Equal(t, http.StatusOK, code, body)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url+"/api/flags/checkout-banner", nil)
+	require.NoError(t, err)
+	req.Host = "rebound.example"
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
+	require.NoError(t, stop())
 }
