@@ -155,4 +155,3 @@ func releaseWriteGuard(svc *release.Service) func(ctx context.Context, key strin
 		return nil
 	}
 }
-
