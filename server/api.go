@@ -250,7 +250,7 @@ func (s *Server) getFlag(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := s.store.Get(r.Context(), key)
+	f, err := s.pub.Get(r.Context(), key)
 	if err != nil {
 		writeStoreError(w, key, err)
 		return
@@ -261,7 +261,7 @@ func (s *Server) getFlag(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeJSON(w, http.StatusOK, WireFlag(f))
+	s.writePublicFlag(w, r, f)
 }
 
 // noneMatch reports whether an If-None-Match header lists tag (weak
@@ -370,8 +370,20 @@ func (s *Server) evaluate(w http.ResponseWriter, r *http.Request) {
 // ready is GET /readyz: 200 when the provider is READY (flags loaded,
 // Redis connected), 503 naming its state otherwise — within a moment of
 // Redis going away, as the provider notices (PROVIDER_STALE).
-func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
-	switch st := s.live.State(); {
+//
+// Anonymous callers (load balancers, anyone) learn only ready or not ready:
+// the state and the reason need an admin token.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	st := s.live.State()
+	if !s.isAdmin(r) {
+		if st == of.ReadyState {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		} else {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		}
+		return
+	}
+	switch {
 	case st == of.ReadyState:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	case !s.Loaded():
@@ -409,7 +421,12 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// logRequests logs one structured line per request.
+// maxLoggedPath is the most of a request's path the request log keeps.
+const maxLoggedPath = 256
+
+// logRequests logs one structured line per request; paths longer than
+// maxLoggedPath bytes are cut (a 60 KiB path must not become a 60 KiB log
+// line, nor one in the --log-stream mirror).
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -420,7 +437,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", shorten(r.URL.Path, maxLoggedPath)),
 			slog.Int("status", sw.status),
 			slog.Int("bytes", sw.bytes),
 			slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),

@@ -127,6 +127,17 @@ func (s *Server) guard(tokens []tokenDigest, what, kind string, h http.Handler) 
 	})
 }
 
+// isAdmin reports whether r carries an admin token (never, when there are
+// none: an open server authenticates nobody).
+func (s *Server) isAdmin(r *http.Request) bool {
+	got, ok := bearer(r)
+	if !ok || len(s.adminTokens) == 0 {
+		return false
+	}
+	_, ok = match(got, s.adminTokens)
+	return ok
+}
+
 // admin guards an admin handler; open when there are no admin tokens.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	if len(s.adminTokens) == 0 {

@@ -42,6 +42,7 @@ type Server struct {
 	// metrics is nil without WithMeterProvider.
 	metrics *serverMetrics
 	store   *store.Store
+	pub     *store.Store // the public routes' reads: large allowlists stay in Redis
 	rdb     redis.UniversalClient
 	// live is the snapshot-mode provider OFREP and the change stream
 	// answer through; direct, the direct-reads provider of the evaluate
@@ -82,7 +83,17 @@ type config struct {
 	now                func() time.Time // nil: the provider's default
 	writeGuard         func(ctx context.Context, key string, next *evaluator.Flag) error
 	limits             Limits
+	providerOpts       []provider.Option
 	meters             metric.MeterProvider
+}
+
+// WithProviderOptions passes options to the server's providers (both the
+// live snapshot and the direct reads of /evaluate), such as
+// provider.WithSimpleFlags or provider.WithLargeAllowlists. Options that
+// set what the server sets itself (environment, logger, key prefix, clock,
+// resync, direct reads) should not be given.
+func WithProviderOptions(opts ...provider.Option) Option {
+	return func(c *config) { c.providerOpts = append(c.providerOpts, opts...) }
 }
 
 // WithClock sets the clock progressive rollouts are evaluated at, on every
@@ -172,7 +183,7 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 	c.corsOrigins = slices.Clone(c.corsOrigins)
-	s := &Server{store: st, rdb: rdb, environment: c.environment, log: c.logger, cfg: c, streamsDone: make(chan struct{}), limiter: newLimiter(c.limits)}
+	s := &Server{store: st, pub: publicStore(rdb, st), rdb: rdb, environment: c.environment, log: c.logger, cfg: c, streamsDone: make(chan struct{}), limiter: newLimiter(c.limits)}
 	popts := []provider.Option{provider.WithEnvironment(c.environment), provider.WithLogger(c.logger)}
 	if st != nil {
 		popts = append(popts, provider.WithKeyPrefix(st.Prefix()))
@@ -180,6 +191,7 @@ func New(rdb redis.UniversalClient, st *store.Store, opts ...Option) *Server {
 	if c.now != nil {
 		popts = append(popts, provider.WithClock(c.now))
 	}
+	popts = slices.Clip(append(popts, c.providerOpts...))
 	livOpts := append(popts, provider.WithResyncInterval(c.resync))
 	if c.meters != nil {
 		livOpts = append(livOpts, provider.WithMeterProvider(c.meters))
@@ -317,6 +329,8 @@ func (s *Server) routeAPI(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /api/admin/flags/{flagKey}", s.admin(s.deleteFlag))
 	mux.HandleFunc("GET /api/flags/{flagKey}", s.reader(s.getFlag))
 	mux.HandleFunc("GET /api/flags/{flagKey}/evaluate", s.reader(s.evaluate))
+	mux.HandleFunc("GET /api/flags/{flagKey}/environments/{env}/users", s.reader(s.allowlistPage(evaluator.ListUsers)))
+	mux.HandleFunc("GET /api/flags/{flagKey}/environments/{env}/regions", s.reader(s.allowlistPage(evaluator.ListRegions)))
 }
 
 func (s *Server) routeOFREP(mux *http.ServeMux) { mux.Handle("/ofrep/", s.OFREP()) }

@@ -155,9 +155,9 @@ func TestServeReadsTokenFromEnvironment(t *testing.T) {
 // second, without waiting for the resync.
 func TestServeNoticesRedisGoingAndComing(t *testing.T) {
 	srv := redistest.Start(t)
-	url, stderr, _ := serve(t, "--redis-url", srv.URL(), "--resync", "1h", "--insecure-no-auth")
+	url, stderr, _ := serve(t, "--redis-url", srv.URL(), "--resync", "1h", "--admin-token", "tok")
 	require.Eventually(t, func() bool { c, _ := httpDo(t, "GET", url+"/readyz", ""); return c == http.StatusOK }, 5*time.Second, 10*time.Millisecond)
-	code, body := httpDo(t, "PUT", url+"/api/admin/flags/k1", `{"defaultEnabled":true,"environments":{"production":{"enabled":true,"rolloutPercent":100}}}`)
+	code, body := httpDo(t, "PUT", url+"/api/admin/flags/k1", `{"defaultEnabled":true,"environments":{"production":{"enabled":true,"rolloutPercent":100}}}`, "Authorization", "Bearer tok")
 	require.Equal(t, http.StatusOK, code, body)
 	code, body = httpDo(t, "POST", url+"/ofrep/v1/evaluate/flags/k1", `{}`)
 	require.Equal(t, http.StatusOK, code, body)
@@ -172,7 +172,9 @@ func TestServeNoticesRedisGoingAndComing(t *testing.T) {
 	t.Logf("/readyz not ready %v after the kill", time.Since(killed).Round(time.Millisecond))
 	code, body = httpDo(t, "GET", url+"/readyz", "")
 	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Contains(t, body, "Redis does not answer")
+	assert.JSONEq(t, `{"status":"not ready"}`, body, "anonymous callers learn nothing of Redis")
+	_, body = httpDo(t, "GET", url+"/readyz", "", "Authorization", "Bearer tok")
+	assert.Contains(t, body, "Redis does not answer", "the admin token sees why")
 	code, _ = httpDo(t, "GET", url+"/healthz", "")
 	assert.Equal(t, http.StatusOK, code, "alive, just not ready")
 	code, body = httpDo(t, "POST", url+"/ofrep/v1/evaluate/flags/k1", `{}`)
