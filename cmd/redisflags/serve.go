@@ -26,7 +26,7 @@ import (
 // consoleLargeSet is the largest allowlist the console loads.
 const consoleLargeSet = 10000
 
-const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T | --admin-tokens N=T,… | --insecure-no-auth] [--read-token T] [--allowed-host H]… [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler] [--users FILE] [--secure-cookies] [--no-console] [--metrics-addr HOST:PORT]"
+const serveSynopsis = "serve [--addr HOST:PORT] [--redis-url URL] [--admin-token T | --admin-tokens N=T,… | --insecure-no-auth] [--read-token T] [--allowed-host H]… [--simple-flags PREFIX] [--large-allowlist N] [--key-prefix P] [--environment E] [--log-stream KEY] [--resync D] [--cors-origin ORIGIN]… [--webhook NAME=URL]… [--no-scheduler] [--users FILE] [--secure-cookies] [--no-console] [--metrics-addr HOST:PORT]"
 
 // runServe is "redisflags serve": the HTTP server, until ctx ends. It then
 // stops accepting requests, lets those under way finish (10 s at most),
@@ -44,6 +44,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var readTok secret
 	secretVar(fs, &readTok, "read-token", "REDISFLAGS_READ_TOKEN", "`token` that reading definitions (GET /api/flags/…, /evaluate) then requires (or an admin token); OFREP stays open")
 	insecure := fs.Bool("insecure-no-auth", false, "serve the admin API WITHOUT any token, to anyone who reaches it (development only)")
+	simplePrefix := fs.String("simple-flags", "", "also serve plain string keys `PREFIX`NAME (\"true\", \"false\" or a percentage) as boolean flags, as set by `redis-cli SET feature:x true` (e.g. \"feature:\")")
+	largeSet := fs.Int64("large-allowlist", 10000, "allowlists of more than `N` members stay in Redis (asked with SISMEMBER) rather than in the snapshot; 0 keeps all in memory")
 	var allowedHosts stringList
 	fs.Var(&allowedHosts, "allowed-host", "answer requests for this Host `name` (repeatable); on a loopback address, or with --insecure-no-auth, only loopback names and these are answered (DNS rebinding)")
 	environment := fs.String("environment", "production", "`environment` evaluated when a request names none")
@@ -78,6 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(admins) > 0 && *insecure {
 		return fmt.Errorf("serve: --insecure-no-auth and an admin token: choose one")
 	}
+	if *largeSet < 0 {
+		return fmt.Errorf("--large-allowlist %d: give 0 (keep every allowlist in memory) or more", *largeSet)
+	}
 	hosts, err := hostCheck(*addr, *insecure, allowedHosts)
 	if err != nil {
 		return err
@@ -105,6 +110,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		rdb = client
+		// A wrong or missing password is final: say how to fix it rather
+		// than retry forever.
+		if err := checkRedisAuth(ctx, client); err != nil {
+			_ = client.Close()
+			return err
+		}
 	}
 	defer rdb.Close()
 	// Every write serve makes also queues its webhook event (store.WithOutbox).
@@ -146,6 +157,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opts := append([]server.Option{server.WithEnvironment(*environment), server.WithAdminTokens(admins...),
 		server.WithReadTokens(server.Token{Name: "reader", Secret: readTok.reveal()}), server.WithAllowedHosts(hosts...),
+		server.WithProviderOptions(provider.WithLargeAllowlists(*largeSet, 0), provider.WithSimpleFlags(*simplePrefix)),
 		server.WithLogger(logger), server.WithResync(*resync), server.WithCORSOrigins(cors...),
 		server.WithClock(func() time.Time { return now() }),
 		server.WithRoute("POST /ofrep/v1/track", tracking.Handler(events))}, releaseOptions(st)...)
