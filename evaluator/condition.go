@@ -531,22 +531,29 @@ func (c *cond) test(val any, s string, isStr bool) bool {
 		if c.ld {
 			parse = parseSemverLD
 		}
-		ver, ok := parse(s)
-		if !ok {
-			return false
-		}
-		for _, x := range c.vers {
-			cmp := ver.compare(x)
-			switch {
-			case c.op == opSemverEq && cmp == 0,
-				c.op == opSemverLT && cmp < 0,
-				c.op == opSemverLTE && cmp <= 0,
-				c.op == opSemverGT && cmp > 0,
-				c.op == opSemverGTE && cmp >= 0:
-				return true
-			}
-		}
+		return c.matchSemver(s, parse)
+	}
+	return false
+}
+
+// matchSemver parses a context value's text with parse (each dialect's own
+// grammar) and compares it with the leaf's versions; text that does not
+// parse matches nothing.
+func (c *cond) matchSemver(s string, parse func(string) (semver, bool)) bool {
+	ver, ok := parse(s)
+	if !ok {
 		return false
+	}
+	for _, x := range c.vers {
+		cmp := ver.compare(x)
+		switch {
+		case c.op == opSemverEq && cmp == 0,
+			c.op == opSemverLT && cmp < 0,
+			c.op == opSemverLTE && cmp <= 0,
+			c.op == opSemverGT && cmp > 0,
+			c.op == opSemverGTE && cmp >= 0:
+			return true
+		}
 	}
 	return false
 }

@@ -179,22 +179,7 @@ func (c *cond) testSemverFlagd(val any, s string, isStr bool) bool {
 		}
 		s = formatNumberFlagd(n)
 	}
-	ver, ok := parseSemverFlagd(s)
-	if !ok {
-		return false
-	}
-	for _, x := range c.vers {
-		cmp := ver.compare(x)
-		switch {
-		case c.op == opSemverEq && cmp == 0,
-			c.op == opSemverLT && cmp < 0,
-			c.op == opSemverLTE && cmp <= 0,
-			c.op == opSemverGT && cmp > 0,
-			c.op == opSemverGTE && cmp >= 0:
-			return true
-		}
-	}
-	return false
+	return c.matchSemver(s, parseSemverFlagd)
 }
 
 // formatNumberFlagd writes a number as JSON Logic turns it into text: whole
