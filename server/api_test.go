@@ -238,7 +238,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				before := redisState(t, rdb)
+				before := redistest.Dump(t, rdb)
 				var body *strings.Reader
 				if tt.body != "" {
 					body = strings.NewReader(tt.body)
@@ -261,7 +261,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 				if tt.status == 401 {
 					assert.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
 				}
-				assert.Equal(t, before, redisState(t, rdb), "Redis must be unchanged")
+				assert.Equal(t, before, redistest.Dump(t, rdb), "Redis must be unchanged")
 			})
 		}
 	})

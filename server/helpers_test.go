@@ -2,11 +2,9 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"testing"
 	"time"
 
@@ -81,41 +79,4 @@ func (ts *testServer) do(t *testing.T, method, path string, body io.Reader, head
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp, string(b)
-}
-
-// redisState returns every key with its contents: DUMP where the server has
-// it (redis-server); miniredis dumps only strings, so hashes, sets and
-// streams are read out there. Equal states mean nothing was written.
-func redisState(t *testing.T, rdb redis.UniversalClient) map[string]string {
-	t.Helper()
-	ctx := t.Context()
-	keys, err := rdb.Keys(ctx, "*").Result()
-	require.NoError(t, err)
-	sort.Strings(keys)
-	out := map[string]string{}
-	for _, k := range keys {
-		if v, err := rdb.Dump(ctx, k).Result(); err == nil {
-			out[k] = v
-			continue
-		}
-		typ, err := rdb.Type(ctx, k).Result()
-		require.NoError(t, err)
-		var v any
-		switch typ {
-		case "hash":
-			v, err = rdb.HGetAll(ctx, k).Result()
-		case "set":
-			var m []string
-			m, err = rdb.SMembers(ctx, k).Result()
-			sort.Strings(m)
-			v = m
-		case "stream":
-			v, err = rdb.XRange(ctx, k, "-", "+").Result()
-		default:
-			v, err = rdb.Get(ctx, k).Result()
-		}
-		require.NoError(t, err)
-		out[k] = typ + fmt.Sprint(v)
-	}
-	return out
 }

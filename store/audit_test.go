@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,40 +19,6 @@ import (
 	"github.com/redisflags/redisflags/store"
 )
 
-// dump returns every key with its contents (DUMP where the server has it;
-// miniredis dumps only strings, so hashes, sets and streams are read out):
-// equal dumps mean nothing was written.
-func dump(t *testing.T, rdb redis.UniversalClient) map[string]string {
-	t.Helper()
-	ctx := t.Context()
-	out := map[string]string{}
-	for _, k := range keysOf(t, rdb) {
-		if v, err := rdb.Dump(ctx, k).Result(); err == nil {
-			out[k] = v
-			continue
-		}
-		typ, err := rdb.Type(ctx, k).Result()
-		require.NoError(t, err)
-		var v any
-		switch typ {
-		case "hash":
-			v, err = rdb.HGetAll(ctx, k).Result()
-		case "set":
-			var m []string
-			m, err = rdb.SMembers(ctx, k).Result()
-			sort.Strings(m)
-			v = m
-		case "stream":
-			v, err = rdb.XRange(ctx, k, "-", "+").Result()
-		default:
-			t.Fatalf("dump: key %s of type %s", k, typ)
-		}
-		require.NoError(t, err)
-		out[k] = typ + fmt.Sprint(v)
-	}
-	return out
-}
-
 func fixedClock() func() time.Time {
 	return func() time.Time { return time.Date(2026, 3, 19, 12, 0, 0, 0, time.UTC) }
 }
@@ -66,7 +31,7 @@ func TestIfVersionMismatchWritesNothing(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.Upsert(ctx, banner())
 		require.NoError(t, err) // version 2
-		before := dump(t, rdb)
+		before := redistest.Dump(t, rdb)
 
 		changed := banner()
 		changed.Description = "changed"
@@ -76,7 +41,7 @@ func TestIfVersionMismatchWritesNothing(t *testing.T) {
 		assert.Contains(t, err.Error(), "stored version is 2, not 1")
 		err = s.Delete(ctx, "checkout-banner", store.IfVersion(3), store.Actor("alice"))
 		require.ErrorIs(t, err, store.ErrVersionMismatch)
-		assert.Equal(t, before, dump(t, rdb), "a stale version writes nothing, audit included")
+		assert.Equal(t, before, redistest.Dump(t, rdb), "a stale version writes nothing, audit included")
 
 		stored, err := s.Upsert(ctx, changed, store.IfVersion(2))
 		require.NoError(t, err)

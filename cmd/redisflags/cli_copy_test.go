@@ -111,7 +111,7 @@ func TestCopyRefusesAPrefixOntoItself(t *testing.T) {
 	srv := redistest.Start(t)
 	seedFlags(t, srv)
 	rdb := srv.Client(t)
-	before := redisState(t, rdb)
+	before := redistest.Dump(t, rdb)
 	tests := []struct {
 		name string
 		args []string
@@ -127,12 +127,12 @@ func TestCopyRefusesAPrefixOntoItself(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "is the source prefix on the same server and database")
 			assert.Empty(t, out)
-			assert.Equal(t, before, redisState(t, rdb), "nothing written")
+			assert.Equal(t, before, redistest.Dump(t, rdb), "nothing written")
 		})
 	}
 
 	_, stderr, err := runCLI(t, "copy", "--redis-url", srv.URL())
 	assert.ErrorIs(t, err, errUsage)
 	assert.Contains(t, stderr, "--to-key-prefix is required")
-	assert.Equal(t, before, redisState(t, rdb))
+	assert.Equal(t, before, redistest.Dump(t, rdb))
 }

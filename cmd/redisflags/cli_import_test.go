@@ -197,7 +197,7 @@ func TestImportLaunchDarklyUnsupportedFeatures(t *testing.T) {
 	rdb := srv.Client(t)
 	file := filepath.Join("testdata", "launchdarkly-unsupported.json")
 	base := []string{"import", file, "--format", "launchdarkly", "--redis-url", srv.URL(), "--actor", "tester"}
-	before := redisState(t, rdb)
+	before := redistest.Dump(t, rdb)
 
 	_, _, err := runCLI(t, base...)
 	require.Error(t, err)
@@ -212,7 +212,7 @@ func TestImportLaunchDarklyUnsupportedFeatures(t *testing.T) {
 	assert.Contains(t, msg, "--skip-unsupported leaves these flags out and imports the others")
 	assert.Contains(t, msg, `flag "whale-pricing": segments.big-spenders.unbounded: big segments (unbounded)`)
 	assert.NotContains(t, msg, "new-checkout", "only the flags at fault are named")
-	assert.Equal(t, before, redisState(t, rdb), "nothing written")
+	assert.Equal(t, before, redistest.Dump(t, rdb), "nothing written")
 	n, err := rdb.DBSize(t.Context()).Result()
 	require.NoError(t, err)
 	assert.Zero(t, n)
@@ -221,7 +221,7 @@ func TestImportLaunchDarklyUnsupportedFeatures(t *testing.T) {
 	out := mustRunCLI(t, append(base, "--skip-unsupported", "--dry-run")...)
 	assert.Contains(t, out, skipped)
 	assert.Contains(t, out, "dry run: 1 flag(s) in "+file+": 1 to create, 0 to update, 0 unchanged\n")
-	assert.Equal(t, before, redisState(t, rdb), "a dry run writes nothing")
+	assert.Equal(t, before, redistest.Dump(t, rdb), "a dry run writes nothing")
 
 	out = mustRunCLI(t, append(base, "--skip-unsupported")...)
 	assert.Contains(t, out, skipped)
@@ -313,7 +313,7 @@ func TestImportRefusesAndWritesNothing(t *testing.T) {
 			want: []string{`format "auto" can be imported, not exported`},
 		},
 	}
-	before := redisState(t, rdb)
+	before := redistest.Dump(t, rdb)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := runCLI(t, append(tt.args, "--redis-url", srv.URL())...)
@@ -324,7 +324,7 @@ func TestImportRefusesAndWritesNothing(t *testing.T) {
 			for _, s := range tt.want {
 				assert.Contains(t, err.Error(), s)
 			}
-			assert.Equal(t, before, redisState(t, rdb), "nothing written")
+			assert.Equal(t, before, redistest.Dump(t, rdb), "nothing written")
 		})
 	}
 }

@@ -90,7 +90,7 @@ func TestEverydayFlagWork(t *testing.T) {
 func TestImportReportsEveryProblemAndWritesNothing(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	before := redisState(t, rdb)
+	before := redistest.Dump(t, rdb)
 	_, _, err := runCLI(t, "import", "testdata/bad.json", "--redis-url", srv.URL())
 	require.Error(t, err)
 	msg := err.Error()
@@ -99,16 +99,16 @@ func TestImportReportsEveryProblemAndWritesNothing(t *testing.T) {
 	assert.Contains(t, msg, "environments.production.rolloutPercent: must be an integer from 0 to 100, got 101")
 	assert.Contains(t, msg, `flags[2]: flag "typed": defaultEnabled: must be true or false`)
 	assert.Contains(t, msg, `flags[3]: flag "ok-flag": flagKey: also at flags[0]`)
-	assert.Equal(t, before, redisState(t, rdb))
+	assert.Equal(t, before, redistest.Dump(t, rdb))
 
 	out := mustRunCLI(t, "import", "testdata/flags.json", "--dry-run", "--redis-url", srv.URL())
 	assert.Equal(t, "dry run: 4 flag(s) in testdata/flags.json: 4 to create, 0 to update, 0 unchanged\n", out)
-	assert.Equal(t, before, redisState(t, rdb))
+	assert.Equal(t, before, redistest.Dump(t, rdb))
 
 	_, _, err = runCLI(t, "import", "testdata/flags.json", "--format", "launchdarkly", "--redis-url", srv.URL())
 	assert.ErrorIs(t, err, importer.ErrInvalid, "a tutorial file is not LaunchDarkly's flag data")
 	assert.Contains(t, err.Error(), "testdata/flags.json: nothing imported:\nflags: must be an object of key → flags")
-	assert.Equal(t, before, redisState(t, rdb))
+	assert.Equal(t, before, redistest.Dump(t, rdb))
 	_, _, err = runCLI(t, "import", "testdata/flags.json", "--format", "nosuch", "--redis-url", srv.URL())
 	assert.EqualError(t, err, `unknown format "nosuch" (known: tutorial, native, openfeature-spec, flagd, launchdarkly, auto)`)
 }
