@@ -171,11 +171,7 @@ func decode(r *http.Request, dst any) error {
 
 func (h *handler) listSchedules(w http.ResponseWriter, r *http.Request) {
 	list, err := h.st.ListScheduled(r.Context(), r.URL.Query().Get("flag"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	reply(w, http.StatusOK, list, err)
 }
 
 func (h *handler) addSchedule(w http.ResponseWriter, r *http.Request) {
@@ -185,20 +181,12 @@ func (h *handler) addSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := h.svc.Schedule(r.Context(), actorOf(r), c)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	reply(w, http.StatusCreated, out, err)
 }
 
 func (h *handler) getSchedule(w http.ResponseWriter, r *http.Request) {
 	c, err := h.st.GetScheduled(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+	reply(w, http.StatusOK, c, err)
 }
 
 func (h *handler) cancelSchedule(w http.ResponseWriter, r *http.Request) {
@@ -255,11 +243,7 @@ func (h *handler) deleteFlag(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) listRequests(w http.ResponseWriter, r *http.Request) {
 	list, err := h.st.ListRequests(r.Context(), r.URL.Query().Get("flag"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	reply(w, http.StatusOK, list, err)
 }
 
 func (h *handler) createRequest(w http.ResponseWriter, r *http.Request) {
@@ -283,20 +267,12 @@ func (h *handler) createRequest(w http.ResponseWriter, r *http.Request) {
 		req.After, req.Flag = &f, f.Key
 	}
 	out, err := h.st.CreateRequest(r.Context(), req)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	reply(w, http.StatusCreated, out, err)
 }
 
 func (h *handler) getRequest(w http.ResponseWriter, r *http.Request) {
 	req, err := h.st.GetRequest(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, req)
+	reply(w, http.StatusOK, req, err)
 }
 
 func (h *handler) decideRequest(w http.ResponseWriter, r *http.Request) {
@@ -332,11 +308,7 @@ func (h *handler) decideRequest(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) getPolicies(w http.ResponseWriter, r *http.Request) {
 	p, err := h.st.Policies(r.Context())
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	reply(w, http.StatusOK, p, err)
 }
 
 func (h *handler) setPolicy(w http.ResponseWriter, r *http.Request) {
@@ -368,11 +340,7 @@ func (h *handler) setRollout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := SetRollout(r.Context(), h.st, r.PathValue("flag"), r.PathValue("env"), actorOf(r), *ro, h.svc.now())
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, f)
+	reply(w, http.StatusOK, f, err)
 }
 
 func (h *handler) rolloutAction(w http.ResponseWriter, r *http.Request) {
@@ -412,9 +380,15 @@ func (h *handler) rolloutAction(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) expired(w http.ResponseWriter, r *http.Request) {
 	list, err := h.svc.Expired(r.Context())
+	reply(w, http.StatusOK, list, err)
+}
+
+// reply answers with v as JSON under status, or with err's error response
+// when the call that made v failed: the one ending of every handler.
+func reply(w http.ResponseWriter, status int, v any, err error) {
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, status, v)
 }
