@@ -65,23 +65,9 @@ func runRequest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch pos[0] {
 	case "list":
-		flagKey := ""
-		if len(pos) == 2 {
-			flagKey = pos[1]
-		}
-		list, err := st.ListRequests(ctx, flagKey)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeIndentedJSON(stdout, list)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tFLAG\tOP\tAUTHOR\tCREATED")
-		for _, r := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Flag, r.Op, r.Author, r.CreatedAt)
-		}
-		return tw.Flush()
+		return printList(ctx, stdout, *asJSON, pos, st.ListRequests, "ID\tFLAG\tOP\tAUTHOR\tCREATED", func(r store.Request) []any {
+			return []any{r.ID, r.Flag, r.Op, r.Author, r.CreatedAt}
+		})
 	case "show":
 		r, err := st.GetRequest(ctx, pos[1])
 		if err != nil {
@@ -174,4 +160,34 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func auditJSONOf(f evaluator.Flag) []byte {
 	b, _ := json.Marshal(server.WireFlag(f))
 	return b
+}
+
+// printList is the "list [FLAG]" action of request and schedule: fetch the
+// items (of one flag when pos names it), then print them as JSON or as a
+// table under header, one row of cells per item.
+func printList[T any](ctx context.Context, stdout io.Writer, asJSON bool, pos []string, fetch func(context.Context, string) ([]T, error), header string, row func(T) []any) error {
+	flagKey := ""
+	if len(pos) == 2 {
+		flagKey = pos[1]
+	}
+	list, err := fetch(ctx, flagKey)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeIndentedJSON(stdout, list)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range list {
+		cells := row(it)
+		for i, c := range cells {
+			sep := "\t"
+			if i == len(cells)-1 {
+				sep = "\n"
+			}
+			fmt.Fprintf(tw, "%v%s", c, sep)
+		}
+	}
+	return tw.Flush()
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/redisflags/redisflags/evaluator"
@@ -55,23 +54,9 @@ func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := wantArgs(fs, pos, 1, 2); err != nil {
 			return err
 		}
-		flagKey := ""
-		if len(pos) == 2 {
-			flagKey = pos[1]
-		}
-		list, err := st.ListScheduled(ctx, flagKey)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeIndentedJSON(stdout, list)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tAT\tFLAG\tCHANGE\tSCHEDULED BY")
-		for _, s := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.At, s.Flag, describeChange(s), s.ScheduledBy)
-		}
-		return tw.Flush()
+		return printList(ctx, stdout, *asJSON, pos, st.ListScheduled, "ID\tAT\tFLAG\tCHANGE\tSCHEDULED BY", func(s store.ScheduledChange) []any {
+			return []any{s.ID, s.At, s.Flag, describeChange(s), s.ScheduledBy}
+		})
 	case "cancel":
 		if err := wantArgs(fs, pos, 2, 2); err != nil {
 			return err
