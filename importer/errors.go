@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,4 +116,32 @@ func (ps *problems) err(f Format) error {
 		return nil
 	}
 	return &Error{Format: f, Problems: ps.list}
+}
+
+// JSONPosition adds the line and column (1-based, counted in data) to a
+// syntax or type error that encoding/json reports for data, as an editor
+// shows them (a syntax error at its offending byte); other errors are returned as they are.
+func JSONPosition(data []byte, err error) error {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset - 1 // the offset counts the offending byte
+
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 || off > int64(len(data)) {
+		return err
+	}
+	line, col := 1, 1
+	for _, b := range data[:off] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Errorf("line %d, column %d: %w", line, col, err)
 }

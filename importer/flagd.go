@@ -33,7 +33,11 @@ func ImportFlagd(data []byte, opts ...Option) ([]evaluator.Flag, error) {
 	cfg := newConfig(opts)
 	var ps problems
 	var top map[string]json.RawMessage
-	if err := decodeJSON(data, &top); err != nil || top == nil {
+	if err := decodeJSON(data, &top); err != nil {
+		ps.invalid("", "", "must be a JSON object with a \"flags\" object: %v", err)
+		return nil, ps.err(FormatFlagd)
+	}
+	if top == nil {
 		ps.invalid("", "", "must be a JSON object with a \"flags\" object")
 		return nil, ps.err(FormatFlagd)
 	}

@@ -171,13 +171,13 @@ func ImportNative(data []byte, opts ...Option) ([]evaluator.Flag, error) {
 	case len(trimmed) == 0:
 		ps.invalid("", "", "the file is empty")
 	case trimmed[0] == '[':
-		if err := json.Unmarshal(trimmed, &items); err != nil {
-			ps.invalid("", "", "not a JSON array of definitions: %v", err)
+		if err := json.Unmarshal(data, &items); err != nil {
+			ps.invalid("", "", "not a JSON array of definitions: %v", JSONPosition(data, err))
 		}
 	case trimmed[0] == '{':
 		var top map[string]json.RawMessage
-		if err := json.Unmarshal(trimmed, &top); err != nil {
-			ps.invalid("", "", "not JSON: %v", err)
+		if err := json.Unmarshal(data, &top); err != nil {
+			ps.invalid("", "", "not JSON: %v", JSONPosition(data, err))
 			break
 		}
 		list, ok := top["flags"]
@@ -289,7 +289,7 @@ func decodeJSON(data []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
-		return err
+		return JSONPosition(data, err)
 	}
 	if dec.More() {
 		return errors.New("trailing data after the JSON value")

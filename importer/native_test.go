@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"testing"
 
@@ -216,4 +217,16 @@ func TestRoundTripKeepsLargeIntegers(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(9007199254740993), c.FlagMetadata()["big"])
 	})
+}
+
+func TestJSONSyntaxErrorNamesLineAndColumn(t *testing.T) {
+	data := []byte("[\n {\"key\": \"a\",\n  \"defaultEnabled\": tru }\n]\n")
+	_, err := importer.ImportNative(data)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 3, column 24", "the space after tru is the offending byte")
+	_, err = importer.ImportFlagd([]byte("{\"flags\": {\n\"a\": }}"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 2, column 6")
+	plain := errors.New("x")
+	assert.Same(t, plain, importer.JSONPosition(nil, plain), "other errors are left alone")
 }

@@ -240,12 +240,26 @@ func TestImportRefusesAndWritesNothing(t *testing.T) {
 	require.NoError(t, os.WriteFile(badSpec, []byte(`{"broken": {"variants": {"on": true}, "defaultVariant": "nope"}}`), 0o600))
 	garbage := filepath.Join(t.TempDir(), "garbage.txt")
 	require.NoError(t, os.WriteFile(garbage, []byte("flags: yes"), 0o600))
+	flagdData := filepath.Join(t.TempDir(), "flagd.json")
+	require.NoError(t, os.WriteFile(flagdData, []byte(`{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}}}`), 0o600))
+	badSyntax := filepath.Join(t.TempDir(), "syntax.json")
+	require.NoError(t, os.WriteFile(badSyntax, []byte("[\n {\"key\": \"a\",\n  \"defaultEnabled\": tru }\n]\n"), 0o600))
 	tests := []struct {
 		name string
 		args []string
 		is   error
 		want []string
 	}{
+		{
+			name: "flagd data without --format",
+			args: []string{"import", flagdData},
+			want: []string{"--format flagd (it looks like flagd data), or --format auto"},
+		},
+		{
+			name: "a JSON syntax error",
+			args: []string{"import", badSyntax},
+			want: []string{"line 3, column 24: invalid character"},
+		},
 		{
 			name: "launchdarkly variation out of range",
 			args: []string{"import", "testdata/launchdarkly-invalid.json", "--format", "launchdarkly"},

@@ -144,6 +144,16 @@ func checkOptions(ff fileFormat, opts importOptions) error {
 	return nil
 }
 
+// notTutorial explains an object of flags given to the tutorial's reader:
+// that is another format's shape, named when importer.Detect knows it.
+func notTutorial(data []byte) error {
+	hint := "--format launchdarkly|flagd|openfeature-spec, or --format auto"
+	if f, err := importer.Detect(data); err == nil && f != importer.FormatNative {
+		hint = fmt.Sprintf("--format %s (it looks like %s data), or --format auto", f, f)
+	}
+	return fmt.Errorf(`flags: an object of flags, not the tutorial's array of definitions: give %s`, hint)
+}
+
 // decodeTutorial reads the tutorial JSON forms. Each definition goes through
 // evaluator.ParseFlag, so problems name fields exactly as the HTTP API does;
 // duplicate keys are a problem too. Flags in opts.Skip are left out, their
@@ -155,15 +165,18 @@ func decodeTutorial(data []byte, opts importOptions) (decoded, error) {
 	case len(trimmed) == 0:
 		return decoded{}, errors.New("the file is empty")
 	case trimmed[0] == '[':
-		if err := json.Unmarshal(trimmed, &items); err != nil {
-			return decoded{}, fmt.Errorf("not a JSON array of definitions: %w", err)
+		if err := json.Unmarshal(data, &items); err != nil {
+			return decoded{}, fmt.Errorf("not a JSON array of definitions: %w", importer.JSONPosition(data, err))
 		}
 	case trimmed[0] == '{':
 		var probe map[string]json.RawMessage
-		if err := json.Unmarshal(trimmed, &probe); err != nil {
-			return decoded{}, fmt.Errorf("not JSON: %w", err)
+		if err := json.Unmarshal(data, &probe); err != nil {
+			return decoded{}, fmt.Errorf("not JSON: %w", importer.JSONPosition(data, err))
 		}
 		if list, ok := probe["flags"]; ok {
+			if l := bytes.TrimSpace(list); len(l) > 0 && l[0] == '{' {
+				return decoded{}, notTutorial(data)
+			}
 			if err := json.Unmarshal(list, &items); err != nil {
 				return decoded{}, fmt.Errorf("flags: not a JSON array of definitions: %w", err)
 			}
