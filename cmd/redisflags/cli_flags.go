@@ -309,7 +309,13 @@ func flagsSet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if f.Environments == nil {
 				f.Environments = map[string]evaluator.Environment{}
 			}
-			e := f.Environments[*env]
+			e, existed := f.Environments[*env]
+			if !existed && !given["enabled"] && (given["percent"] || given["value"] || users.set || regions.set || len(addUsers) > 0 || len(addRegions) > 0) {
+				// A new environment is created enabled when it is given
+				// something to serve, as asked; --enabled=false says otherwise.
+				e.Enabled = true
+				fmt.Fprintf(stderr, "flags set: environment %q of %q is new: created enabled (--enabled=false to create it off)\n", *env, key)
+			}
 			if given["enabled"] {
 				e.Enabled = *enabled
 			}
@@ -337,6 +343,11 @@ func flagsSet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if *deleteEnv {
 				delete(f.Environments, *env)
 			}
+		}
+	}
+	if f.ExpiresAt != "" {
+		if t, err := evaluator.ParseExpiry(f.ExpiresAt); err == nil && t.Before(now()) {
+			fmt.Fprintf(stderr, "flags set: warning: flag %q has a kill date in the past (%s): lint reports it as due for removal from now on\n", key, f.ExpiresAt)
 		}
 	}
 	stored, err := st.Upsert(ctx, f, opts...)

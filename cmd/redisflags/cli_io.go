@@ -107,6 +107,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		stored[r.Key] = r
 	}
 	var todo []evaluator.Flag
+	var plan []string // for --dry-run: what each flag would get
 	created := 0
 	for _, f := range flags {
 		r := stored[f.Key]
@@ -114,13 +115,20 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case errors.Is(r.Err, store.ErrNotFound):
 			created++
 			todo = append(todo, f)
+			plan = append(plan, "create  "+f.Key)
 		case r.Err != nil || !sameDefinition(r.Flag, f):
 			todo = append(todo, f)
+			plan = append(plan, "update  "+f.Key)
+		default:
+			plan = append(plan, "same    "+f.Key)
 		}
 	}
 	unchanged := len(flags) - len(todo)
 	if *dryRun {
-		fmt.Fprintf(stdout, "dry run: %d flag(s) in %s: %d to create, %d to update, %d unchanged\n",
+		for _, line := range plan {
+			fmt.Fprintln(stdout, line)
+		}
+		fmt.Fprintf(stdout, "dry run: %d flag(s) in %s: %d to create, %d to update, %d unchanged; nothing written\n",
 			len(flags), pos[0], created, len(todo)-created, unchanged)
 		return nil
 	}
