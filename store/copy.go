@@ -28,12 +28,61 @@ import (
 // copied. When a write fails part way, Copy returns the number written so
 // far and the error; running it again completes the copy.
 func Copy(ctx context.Context, from, to *Store, opts ...WriteOption) (int, error) {
+	return CopyWithProgress(ctx, from, to, nil, opts...)
+}
+
+// CopyWithProgress is Copy, calling progress (when not nil) after each flag
+// written with the number written so far and the total.
+func CopyWithProgress(ctx context.Context, from, to *Store, progress func(done, total int), opts ...WriteOption) (int, error) {
+	flags, err := copySource(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	for i, f := range flags {
+		if _, err := to.Upsert(ctx, f, opts...); err != nil {
+			return i, fmt.Errorf("copy flags to %q: %d of %d written: %w", to.keys.prefix, i, len(flags), err)
+		}
+		if progress != nil {
+			progress(i+1, len(flags))
+		}
+	}
+	return len(flags), nil
+}
+
+// CopyPlan says what Copy would do, writing nothing: the keys of the flags
+// it would create in to and of those it would replace, each sorted. It
+// fails as Copy would when a source flag cannot be copied.
+func CopyPlan(ctx context.Context, from, to *Store) (create, replace []string, err error) {
+	flags, err := copySource(ctx, from)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := make([]string, len(flags))
+	for i, f := range flags {
+		keys[i] = f.Key
+	}
+	recs, err := to.Load(ctx, keys...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("copy flags to %q: %w", to.keys.prefix, err)
+	}
+	for _, r := range recs {
+		if errors.Is(r.Err, ErrNotFound) {
+			create = append(create, r.Key)
+		} else {
+			replace = append(replace, r.Key)
+		}
+	}
+	return create, replace, nil
+}
+
+// copySource reads and checks every flag of from, in key order.
+func copySource(ctx context.Context, from *Store) ([]evaluator.Flag, error) {
 	// A store of from's key space with defaults: every allowlist loaded, no
 	// simple flags.
 	src := New(from.rdb, WithKeyPrefix(from.keys.prefix))
 	recs, err := src.LoadAll(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("copy flags from %q: %w", from.keys.prefix, err)
+		return nil, fmt.Errorf("copy flags from %q: %w", from.keys.prefix, err)
 	}
 	flags := make([]evaluator.Flag, 0, len(recs))
 	var errs []error
@@ -56,12 +105,7 @@ func Copy(ctx context.Context, from, to *Store, opts ...WriteOption) (int, error
 		flags = append(flags, r.Flag)
 	}
 	if len(errs) > 0 {
-		return 0, fmt.Errorf("copy flags from %q: nothing written, %d flags cannot be copied: %w", from.keys.prefix, len(errs), errors.Join(errs...))
+		return nil, fmt.Errorf("copy flags from %q: nothing written, %d flags cannot be copied: %w", from.keys.prefix, len(errs), errors.Join(errs...))
 	}
-	for i, f := range flags {
-		if _, err := to.Upsert(ctx, f, opts...); err != nil {
-			return i, fmt.Errorf("copy flags to %q: %d of %d written: %w", to.keys.prefix, i, len(flags), err)
-		}
-	}
-	return len(flags), nil
+	return flags, nil
 }

@@ -25,7 +25,7 @@ import (
 // already under P2 are replaced, others there are left alone. Copying a
 // prefix onto itself (same server, same database) is refused.
 func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("copy", "copy --to-key-prefix PREFIX [--to-redis-url URL] [--actor NAME]\n\n"+
+	fs := newFlagSet("copy", "copy --to-key-prefix PREFIX [--to-redis-url URL] [--actor NAME] [--dry-run]\n\n"+
 		"Copies every flag under --key-prefix on --redis-url to --to-key-prefix, on the same\n"+
 		"server or on --to-redis-url (a Redis Cluster node is recognized). Flags already\n"+
 		"there are replaced; nothing is written if a source flag does not parse.", stderr)
@@ -36,6 +36,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	to.redisURL = secret{url: true}
 	fs.Var(&to.redisURL, "to-redis-url", "Redis `URL` to copy to (default: --redis-url)")
 	who := fs.String("actor", defaultActor(), "`name` recorded in the destination's audit trail")
+	dryRun := fs.Bool("dry-run", false, "list the flags that would be created and replaced, write nothing")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -77,7 +78,30 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return refuseSelfCopy(from.prefix)
 	}
 
-	n, err := store.Copy(ctx, src, to.store(dstRDB), store.Actor(*who))
+	dst := to.store(dstRDB)
+	if *dryRun {
+		create, replace, err := store.CopyPlan(ctx, src, dst)
+		if err != nil {
+			return err
+		}
+		for _, k := range create {
+			fmt.Fprintln(stdout, "create   "+k)
+		}
+		for _, k := range replace {
+			fmt.Fprintln(stdout, "replace  "+k)
+		}
+		fmt.Fprintf(stdout, "dry run: %d flag(s) from %q to %q: %d to create, %d to replace; nothing written\n",
+			len(create)+len(replace), from.prefix, to.prefix, len(create), len(replace))
+		return nil
+	}
+	var bar *progress
+	n, err := store.CopyWithProgress(ctx, src, dst, func(done, total int) {
+		if bar == nil {
+			bar = newProgress(stderr, "copying", total)
+		}
+		bar.add(1)
+	}, store.Actor(*who))
+	bar.finish()
 	if err != nil {
 		if n > 0 {
 			fmt.Fprintf(stdout, "copied %d flag(s) from %q to %q before an error; running copy again completes it\n", n, from.prefix, to.prefix)

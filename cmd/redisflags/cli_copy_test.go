@@ -136,3 +136,20 @@ func TestCopyRefusesAPrefixOntoItself(t *testing.T) {
 	assert.Contains(t, stderr, "--to-key-prefix is required")
 	assert.Equal(t, before, redistest.Dump(t, rdb))
 }
+
+// TestCopyDryRunListsAndWritesNothing: --dry-run names each flag the copy
+// would create or replace at the destination, and writes nothing.
+func TestCopyDryRunListsAndWritesNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	base := []string{"--redis-url", srv.URL()}
+	mustRunCLI(t, append([]string{"flags", "set", "a", "--env", "production", "--enabled"}, base...)...)
+	mustRunCLI(t, append([]string{"flags", "set", "b", "--env", "production", "--enabled"}, base...)...)
+	mustRunCLI(t, append([]string{"flags", "set", "b", "--key-prefix", "{feature-flags}", "--description", "old"}, base...)...)
+	before := redistest.Dump(t, rdb)
+	out := mustRunCLI(t, append([]string{"copy", "--to-key-prefix", "{feature-flags}", "--dry-run"}, base...)...)
+	assert.Contains(t, out, "create   a")
+	assert.Contains(t, out, "replace  b")
+	assert.Contains(t, out, "1 to create, 1 to replace; nothing written")
+	assert.Equal(t, before, redistest.Dump(t, rdb))
+}
