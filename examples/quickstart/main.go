@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,11 +71,32 @@ func run(ctx context.Context, redisURL string, out io.Writer) error {
 			"staging": {Enabled: false},
 		},
 	}
-	stored, err := store.New(rdb).Upsert(ctx, flag)
-	if err != nil {
-		return fmt.Errorf("write flag: %w", err)
+	st := store.New(rdb)
+	// In a real Redis the flag may be someone's: it is written only when
+	// absent (or with QUICKSTART_OVERWRITE=1); otherwise the stored one is
+	// evaluated.
+	var opts []store.WriteOption
+	if redisURL != "" && os.Getenv("QUICKSTART_OVERWRITE") != "1" {
+		opts = append(opts, store.IfAbsent())
 	}
-	fmt.Fprintf(out, "Wrote flag %q (version %d, updated %s).\n\n", stored.Key, stored.Version, stored.UpdatedAt)
+	stored, err := st.Upsert(ctx, flag, opts...)
+	switch {
+	case errors.Is(err, store.ErrExists):
+		if stored, err = st.Get(ctx, flag.Key); err != nil {
+			return fmt.Errorf("read flag: %w", err)
+		}
+		fmt.Fprintf(out, "Flag %q already exists in this Redis (version %d): NOT overwritten; evaluating it as stored.\n"+
+			"(QUICKSTART_OVERWRITE=1 replaces it with the example.)\n\n", stored.Key, stored.Version)
+	case err != nil:
+		return fmt.Errorf("write flag: %w", err)
+	default:
+		fmt.Fprintf(out, "Wrote flag %q (version %d, updated %s).\n\n", stored.Key, stored.Version, stored.UpdatedAt)
+	}
+	def, err := json.MarshalIndent(stored, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "The definition evaluated below:\n%s\n\n", def)
 
 	// The one line an application writes; everything after is plain OpenFeature.
 	if err := of.SetProviderAndWait(provider.New(rdb, provider.WithEnvironment("production"))); err != nil {
@@ -121,5 +143,11 @@ func run(ctx context.Context, redisURL string, out io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%v\t%s\n", c.subject, c.region, env, d.Value, d.Variant, d.Reason, d.FlagMetadata["evaluationReason"], shown)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nNext: run the tests (go test ./...), then point REDIS_URL at your Redis and change the flag,\n"+
+		"  go run ./cmd/redisflags flags set checkout-banner --env production --percent 50\n"+
+		"and evaluate it from your service with openfeature.SetProviderAndWait(provider.New(rdb)) (README: Use it).")
+	return nil
 }
