@@ -202,11 +202,26 @@ func (p *Provider) markLost(err error) bool {
 	if p.status != statusReady {
 		return false
 	}
-	p.cfg.logger.Warn("redisflags: lost Redis; serving the last snapshot", "err", err)
+	serving := p.servingWhileLost()
+	p.cfg.logger.Warn("redisflags: lost Redis; "+serving, "err", err)
 	p.status = statusStale
 	p.stats.stale(true)
-	p.emit(of.ProviderStale, fmt.Sprintf("redisflags: lost Redis (%v); serving the last known flags", err), nil)
+	p.emit(of.ProviderStale, fmt.Sprintf("redisflags: lost Redis (%v); %s", err, serving), nil)
 	return true
+}
+
+// servingWhileLost says what evaluations answer while Redis is away: the
+// last snapshot's flags, or — in direct mode, or when Redis held no flag —
+// the callers' defaults (no "last flags" to speak of).
+func (p *Provider) servingWhileLost() string {
+	if p.cfg.direct {
+		return "evaluations answer the callers' defaults until it is back (direct mode keeps no snapshot)"
+	}
+	s := p.snap.Load()
+	if s == nil || len(s.flags) == 0 {
+		return "it held no flags, so evaluations answer the callers' defaults"
+	}
+	return fmt.Sprintf("serving the last snapshot (%d flags)", len(s.flags))
 }
 
 // directSession checks that Redis answers, then checks again every health
@@ -396,8 +411,8 @@ func (p *Provider) fullLoad(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := fullSnapshot(recs)
 	old := p.snap.Load()
+	next := fullSnapshot(recs, old)
 	var changed []string
 	if old != nil {
 		changed = diff(old, next)

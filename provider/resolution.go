@@ -250,7 +250,7 @@ func (p *Provider) Flags(ctx context.Context) ([]FlagInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		entries = fullSnapshot(recs).flags
+		entries = fullSnapshot(recs, nil).flags
 	} else {
 		snap := p.snap.Load()
 		if snap == nil {

@@ -67,13 +67,21 @@ func newEntry(r store.Record, k *evaluator.Compiler) *entry {
 }
 
 // fullSnapshot builds a snapshot from a complete load. Index entries whose
-// flag is gone are left out.
-func fullSnapshot(recs []store.Record) *snapshot {
+// flag is gone are left out. A flag whose stored data has old's fingerprint
+// keeps old's entry: a resync that finds nothing changed compiles nothing
+// (a 700 KB regex once took ~1 s at every resync). old may be nil.
+func fullSnapshot(recs []store.Record, old *snapshot) *snapshot {
 	s := &snapshot{flags: make(map[string]*entry, len(recs))}
 	k := evaluator.NewCompiler()
 	for _, r := range recs {
 		if errors.Is(r.Err, store.ErrNotFound) {
 			continue
+		}
+		if old != nil {
+			if o, ok := old.flags[r.Key]; ok && o.fingerprint == r.Fingerprint && r.Fingerprint != 0 {
+				s.flags[r.Key] = o
+				continue
+			}
 		}
 		s.flags[r.Key] = newEntry(r, k)
 	}

@@ -3,6 +3,7 @@ package provider_test
 import (
 	"bytes"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +170,30 @@ func TestInvalidEnvironmentNameInTheSetModesAgree(t *testing.T) {
 				assert.Contains(t, logs.String(), "bad name", "the snapshot logs the bad name")
 			}
 		})
+	}
+}
+
+// TestLostRedisSaysWhatIsServed: a provider that loaded no flag, on losing
+// Redis, does not claim to serve "the last flags"; one that did says how
+// many it serves.
+func TestLostRedisSaysWhatIsServed(t *testing.T) {
+	for _, withFlag := range []bool{false, true} {
+		srv := redistest.Start(t)
+		rdb := srv.Client(t)
+		if withFlag {
+			writeWrongTypeFlags(t, rdb)
+		}
+		logs := &syncBuffer{}
+		p := provider.New(rdb, provider.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		require.NoError(t, p.Init(of.EvaluationContext{}))
+		srv.Kill()
+		eventually(t, 10*time.Second, "STALE logged", func() bool { return strings.Contains(logs.String(), "lost Redis") })
+		p.Shutdown()
+		if withFlag {
+			assert.Contains(t, logs.String(), "serving the last snapshot (3 flags)")
+		} else {
+			assert.Contains(t, logs.String(), "it held no flags, so evaluations answer the callers' defaults")
+			assert.NotContains(t, logs.String(), "serving the last snapshot")
+		}
 	}
 }
