@@ -16,10 +16,11 @@ import (
 // set … --steps`) whose steps the guard takes instead of the clock. Hold
 // (called by Runner.Start) pauses it where it is; each Advance moves the
 // next step to now, keeps the spacing of the steps after it, and pauses
-// again there; RollBack ends it (release.RollbackBecause), serving the
-// percent from before the rollout, with the guard's reason in the audit
-// entry and in the change event the webhooks deliver. Every write is
-// release's: one conditional write of the flag, audited under Actor.
+// again there; RollBack ends it, serving the percent from before the
+// rollout, with the guard's reason in the audit entry and in the change
+// event the webhooks deliver. Each is one release.EditRollout: the
+// decision is made on the data its conditional write checks, so a change
+// someone makes meanwhile (a rollback by hand) is never undone.
 type ReleaseRollout struct {
 	Store             *store.Store
 	Flag, Environment string
@@ -76,53 +77,84 @@ func (r *ReleaseRollout) Hold(ctx context.Context) error {
 	return err
 }
 
-// Advance takes the next step now; done when no step is left after it.
+// errNoStepLeft ends an Advance that has nothing to write.
+var errNoStepLeft = errors.New("no step left")
+
+// Advance takes the next step now; done when no step is left after it. The
+// decision where the rollout stands is made inside release.EditRollout's
+// attempt, on the data its conditional write checks.
 func (r *ReleaseRollout) Advance(ctx context.Context) (bool, error) {
-	ro, err := r.current(ctx)
-	if err != nil {
-		return false, err
-	}
 	now := r.now()
-	// Where the rollout stands: at its pause, or now.
-	at := now
-	if ro.PausedAt != "" {
-		if at, err = time.Parse(time.RFC3339Nano, ro.PausedAt); err != nil {
-			return false, fmt.Errorf("flag %q: rollout.pausedAt: %w", r.Flag, err)
+	done := false
+	_, err := release.EditRollout(ctx, r.Store, r.Flag, r.Environment, r.actor(), "rollout step taken by the guard", func(e *evaluator.Environment, variant bool) error {
+		ro := e.Rollout
+		switch {
+		case ro == nil:
+			return release.ErrNoRollout
+		case ro.IsRamp():
+			return ErrRampRollout
 		}
-	}
-	next := -1
-	for i, s := range ro.Steps {
-		t, err := time.Parse(time.RFC3339Nano, s.At)
-		if err != nil {
-			return false, fmt.Errorf("flag %q: rollout.steps[%d].at: %w", r.Flag, i, err)
+		// Where the rollout stands: at its pause, or now.
+		at := now
+		if ro.PausedAt != "" {
+			var err error
+			if at, err = time.Parse(time.RFC3339Nano, ro.PausedAt); err != nil {
+				return fmt.Errorf("rollout.pausedAt: %w", err)
+			}
 		}
-		if t.After(at) {
-			next = i
-			break
+		next := -1
+		for i, s := range ro.Steps {
+			t, err := time.Parse(time.RFC3339Nano, s.At)
+			if err != nil {
+				return fmt.Errorf("rollout.steps[%d].at: %w", i, err)
+			}
+			if t.After(at) {
+				next = i
+				break
+			}
 		}
-	}
-	if next < 0 {
+		if next < 0 {
+			return errNoStepLeft
+		}
+		first, _ := time.Parse(time.RFC3339Nano, ro.Steps[next].At)
+		shift := now.Sub(first)
+		for i := next; i < len(ro.Steps); i++ {
+			t, _ := time.Parse(time.RFC3339Nano, ro.Steps[i].At)
+			ro.Steps[i].At = t.Add(shift).UTC().Format(time.RFC3339Nano)
+		}
+		ro.PausedAt = now.UTC().Format(time.RFC3339Nano)
+		if !variant {
+			c, err := evaluator.CompileRollout(ro)
+			if err != nil {
+				return err
+			}
+			e.RolloutPercent = c.PercentAt(now)
+		}
+		done = next == len(ro.Steps)-1
+		return nil
+	})
+	if errors.Is(err, errNoStepLeft) {
 		return true, nil
 	}
-	first, _ := time.Parse(time.RFC3339Nano, ro.Steps[next].At)
-	shift := now.Sub(first)
-	for i := next; i < len(ro.Steps); i++ {
-		t, _ := time.Parse(time.RFC3339Nano, ro.Steps[i].At)
-		ro.Steps[i].At = t.Add(shift).UTC().Format(time.RFC3339Nano)
-	}
-	ro.PausedAt = now.UTC().Format(time.RFC3339Nano)
-	if _, err := release.SetRollout(ctx, r.Store, r.Flag, r.Environment, r.actor(), *ro, now); err != nil {
+	if err != nil {
 		return false, err
 	}
-	return next == len(ro.Steps)-1, nil
+	return done, nil
 }
 
-// RollBack ends the rollout, serving the percent from before it.
+// RollBack ends the rollout, serving the percent from before it (decided,
+// as Advance, on the data the conditional write checks).
 func (r *ReleaseRollout) RollBack(ctx context.Context, reason string) error {
-	ro, err := r.current(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = release.RollbackBecause(ctx, r.Store, r.Flag, r.Environment, r.actor(), ro.From, "guard: "+reason)
+	_, err := release.EditRollout(ctx, r.Store, r.Flag, r.Environment, r.actor(), "rollout rolled back (guard: "+reason+")", func(e *evaluator.Environment, variant bool) error {
+		if e.Rollout == nil {
+			return release.ErrNoRollout
+		}
+		from := e.Rollout.From
+		e.Rollout = nil
+		if !variant {
+			e.RolloutPercent = from
+		}
+		return nil
+	})
 	return err
 }

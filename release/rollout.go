@@ -126,6 +126,17 @@ func RollbackBecause(ctx context.Context, st *store.Store, flag, env, actor stri
 	})
 }
 
+// EditRollout is the conditional, audited write every rollout change here
+// makes, for a caller that decides on the environment it edits (a guard):
+// edit sees the environment as read by the same attempt whose conditional
+// write (store.IfVersion) stores it, so a change made meanwhile by someone
+// else is never overwritten (the attempt is retried on the new data).
+// variant says whether the flag is a variant flag; note goes to the audit
+// entry, followed by " in ENV".
+func EditRollout(ctx context.Context, st *store.Store, flag, env, actor, note string, edit func(e *evaluator.Environment, variant bool) error) (evaluator.Flag, error) {
+	return editRollout(ctx, st, flag, env, actor, note, edit)
+}
+
 func editRollout(ctx context.Context, st *store.Store, flag, env, actor, note string, edit func(*evaluator.Environment, bool) error) (evaluator.Flag, error) {
 	for range 8 {
 		f, err := st.Get(ctx, flag)
