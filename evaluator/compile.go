@@ -44,7 +44,7 @@ type CompiledEnvironment struct {
 	version                  int64
 	def                      Environment
 	rollout                  *CompiledRollout // nil without a progressive rollout
-	metadata                 [numOutcomes]map[string]any
+	metadata                 *[numOutcomes]map[string]any // shared by a Compiler's flags
 }
 
 // Compile validates f (see [Validate]) and precomputes its evaluation form.
@@ -61,7 +61,21 @@ type Compiler struct {
 	// strings (names, timestamps, allowlist members) among the flags.
 	payloads map[string]*Payload
 	strs     map[string]string
+	metaSets map[metaSetKey]*[numOutcomes]map[string]any
 }
+
+// metaSetKey names one environment's metadata maps: those of the outcomes
+// in mask, for a flag without metadata of its own.
+type metaSetKey struct {
+	env       string
+	version   int64
+	expiresAt string
+	mask      uint16
+}
+
+// noMetadata is the metadata of an environment of a variant flag, whose
+// metadata is the flag's own (read-only).
+var noMetadata [numOutcomes]map[string]any
 
 // maxInterned bounds what a Compiler shares: longer texts are rarely
 // repeated and would only grow its caches.
@@ -149,6 +163,41 @@ func (k *Compiler) metadata(env string, o Outcome, version int64, f *Flag) map[s
 	return m
 }
 
+// metadataSet returns the metadata maps of every outcome possible in env,
+// shared with the other environments of k of the same name, version and
+// kill date.
+func (k *Compiler) metadataSet(name string, f *Flag, env *Environment, variant bool) *[numOutcomes]map[string]any {
+	if variant {
+		return &noMetadata
+	}
+	var mask uint16
+	for o := FlagDisabled; o < numOutcomes; o++ {
+		if possible(f, env, o) {
+			mask |= 1 << o
+		}
+	}
+	key := metaSetKey{name, f.Version, f.ExpiresAt, mask}
+	shared := k != nil && len(f.Metadata) == 0
+	if shared {
+		if m, ok := k.metaSets[key]; ok {
+			return m
+		}
+	}
+	m := new([numOutcomes]map[string]any)
+	for o := FlagDisabled; o < numOutcomes; o++ {
+		if mask&(1<<o) != 0 {
+			m[o] = k.metadata(name, o, f.Version, f)
+		}
+	}
+	if shared {
+		if k.metaSets == nil {
+			k.metaSets = map[metaSetKey]*[numOutcomes]map[string]any{}
+		}
+		k.metaSets[key] = m
+	}
+	return m
+}
+
 // flagMetadata is Metadata plus the flag's kill date and its own metadata.
 func flagMetadata(env string, o Outcome, version int64, f *Flag) map[string]any {
 	m := Metadata(env, o, version)
@@ -220,6 +269,9 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		}
 		name = k.str(name)
 		env.UpdatedAt = k.str(env.UpdatedAt)
+		if string(env.Value) == string(payload.Raw) {
+			env.Value = payload.Raw // the same bytes: keep one copy
+		}
 		k.strList(env.AllowlistUsers)
 		k.strList(env.AllowlistRegions)
 		ce := &c.envs[i]
@@ -242,11 +294,7 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 			}
 			c.rollout = true
 		}
-		for o := FlagDisabled; o < numOutcomes && vf == nil; o++ {
-			if possible(&f, &env, o) {
-				ce.metadata[o] = k.metadata(name, o, f.Version, &f)
-			}
-		}
+		ce.metadata = k.metadataSet(name, &f, &env, vf != nil)
 		c.large = c.large || env.HasLargeAllowlist()
 	}
 	f.Environments = nil // kept in envs[i].def
