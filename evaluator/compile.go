@@ -32,19 +32,18 @@ type Compiled struct {
 
 // CompiledEnvironment is one environment of a [Compiled] flag. Immutable.
 type CompiledEnvironment struct {
-	name    string
-	enabled bool
-	percent int
-	users   stringSet
-	regions stringSet
+	name     string
+	users    stringSet
+	regions  stringSet
+	payload  *Payload // shared by the flags of a Compiler with the same stored text
+	version  int64
+	def      Environment
+	rollout  *CompiledRollout             // nil without a progressive rollout
+	metadata *[numOutcomes]map[string]any // shared by a Compiler's flags
+	enabled  bool
 	// largeUsers, largeRegions: the allowlist stayed in Redis; ask
 	// Input.Members.
 	largeUsers, largeRegions bool
-	payload                  *Payload // shared by the flags of a Compiler with the same stored text
-	version                  int64
-	def                      Environment
-	rollout                  *CompiledRollout // nil without a progressive rollout
-	metadata                 *[numOutcomes]map[string]any // shared by a Compiler's flags
 }
 
 // Compile validates f (see [Validate]) and precomputes its evaluation form.
@@ -278,7 +277,6 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		*ce = CompiledEnvironment{
 			name:         name,
 			enabled:      env.Enabled,
-			percent:      env.RolloutPercent,
 			users:        ownedStringSet(env.AllowlistUsers),
 			regions:      ownedStringSet(env.AllowlistRegions),
 			largeUsers:   env.LargeUsers > 0,
@@ -397,7 +395,7 @@ func (c *Compiled) evalTutorial(in *Input, env *CompiledEnvironment) (Result, *C
 	if env != nil {
 		f.EnvFound = true
 		f.EnvEnabled = env.enabled
-		f.Percent = env.percent
+		f.Percent = env.def.RolloutPercent
 		if env.rollout != nil {
 			f.Rollout, f.Now = env.rollout, in.Now
 		}
@@ -463,4 +461,4 @@ func (e *CompiledEnvironment) Name() string { return e.name }
 func (e *CompiledEnvironment) Payload() *Payload { return e.payload }
 
 // Percent returns the environment's rolloutPercent.
-func (e *CompiledEnvironment) Percent() int { return e.percent }
+func (e *CompiledEnvironment) Percent() int { return e.def.RolloutPercent }
