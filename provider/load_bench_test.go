@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/redis/go-redis/v9"
@@ -63,7 +64,8 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 				var before, loaded, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				p := provider.New(rdb)
+				// 100,000 flags take longer than the default init deadline.
+				p := provider.New(rdb, provider.WithInitTimeout(10*time.Minute))
 				if err := p.Init(of.EvaluationContext{}); err != nil {
 					b.Fatal(err)
 				}
