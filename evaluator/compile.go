@@ -1,6 +1,11 @@
 package evaluator
 
-import "errors"
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+)
 
 // Compiled is a validated flag with everything evaluation needs precomputed:
 // allowlists as sets, the payload decoded per type, and the metadata of every
@@ -10,29 +15,35 @@ type Compiled struct {
 	key            string
 	defaultEnabled bool
 	version        int64
-	envs           map[string]*CompiledEnvironment
-	def            Flag
-	scheme         Scheme
-	salt           string       // Flag.Salt, for BucketLaunchDarkly
-	variant        *variantFlag // nil for a tutorial flag
-	large          bool         // an environment left an allowlist in Redis
-	rollout        bool         // an environment has a progressive rollout
+	// envs are the environments sorted by name, in one allocation: for the
+	// handful a flag has, a scan is as fast as a map and far smaller.
+	envs []CompiledEnvironment
+	// def is the definition without its Environments, which live in
+	// envs[i].def (Definition puts them back); hasEnvs says whether the
+	// definition's map was non-nil.
+	def     Flag
+	hasEnvs bool
+	scheme  Scheme
+	salt    string       // Flag.Salt, for BucketLaunchDarkly
+	variant *variantFlag // nil for a tutorial flag
+	large   bool         // an environment left an allowlist in Redis
+	rollout bool         // an environment has a progressive rollout
 }
 
 // CompiledEnvironment is one environment of a [Compiled] flag. Immutable.
 type CompiledEnvironment struct {
-	name    string
-	enabled bool
-	percent int
-	users   stringSet
-	regions stringSet
+	name     string
+	users    stringSet
+	regions  stringSet
+	payload  *Payload // shared by the flags of a Compiler with the same stored text
+	version  int64
+	def      Environment
+	rollout  *CompiledRollout             // nil without a progressive rollout
+	metadata *[numOutcomes]map[string]any // shared by a Compiler's flags
+	enabled  bool
 	// largeUsers, largeRegions: the allowlist stayed in Redis; ask
 	// Input.Members.
 	largeUsers, largeRegions bool
-	payload                  Payload
-	version                  int64
-	rollout                  *CompiledRollout // nil without a progressive rollout
-	metadata                 [numOutcomes]map[string]any
 }
 
 // Compile validates f (see [Validate]) and precomputes its evaluation form.
@@ -45,6 +56,84 @@ func Compile(f Flag) (*Compiled, error) { return compile(f, nil) }
 // concurrent use; the flags it returns are.
 type Compiler struct {
 	meta map[metaKey]map[string]any
+	// payloads shares decoded payloads by their stored text and strs small
+	// strings (names, timestamps, allowlist members) among the flags.
+	payloads map[string]*Payload
+	strs     map[string]string
+	metaSets map[metaSetKey]*[numOutcomes]map[string]any
+}
+
+// metaSetKey names one environment's metadata maps: those of the outcomes
+// in mask, for a flag without metadata of its own.
+type metaSetKey struct {
+	env       string
+	version   int64
+	expiresAt string
+	mask      uint16
+}
+
+// noMetadata is the metadata of an environment of a variant flag, whose
+// metadata is the flag's own (read-only).
+var noMetadata [numOutcomes]map[string]any
+
+// maxInterned bounds what a Compiler shares: longer texts are rarely
+// repeated and would only grow its caches.
+const (
+	maxInternedPayload = 512
+	maxInternedString  = 64
+)
+
+// noPayload is the payload of every environment without one (read-only).
+var noPayload Payload
+
+// payload decodes raw, sharing the result with earlier identical texts.
+func (k *Compiler) payload(raw []byte) (*Payload, error) {
+	if len(raw) == 0 {
+		return &noPayload, nil
+	}
+	if k != nil && len(raw) <= maxInternedPayload {
+		if p, ok := k.payloads[string(raw)]; ok {
+			return p, nil
+		}
+	}
+	p, err := DecodePayload(raw)
+	if err != nil {
+		return nil, err
+	}
+	if p.Kind == KindNone {
+		return &noPayload, nil
+	}
+	pp := &p
+	if k != nil && len(raw) <= maxInternedPayload {
+		if k.payloads == nil {
+			k.payloads = map[string]*Payload{}
+		}
+		k.payloads[string(raw)] = pp
+	}
+	return pp, nil
+}
+
+// str returns s, or an equal string the Compiler saw before.
+func (k *Compiler) str(s string) string {
+	if k == nil || s == "" || len(s) > maxInternedString {
+		return s
+	}
+	if t, ok := k.strs[s]; ok {
+		return t
+	}
+	if k.strs == nil {
+		k.strs = map[string]string{}
+	}
+	s = strings.Clone(s)
+	k.strs[s] = s
+	return s
+}
+
+// strs interns every member of list in place.
+func (k *Compiler) strList(list []string) {
+	for i, s := range list {
+		list[i] = k.str(s)
+	}
 }
 
 type metaKey struct {
@@ -69,6 +158,41 @@ func (k *Compiler) metadata(env string, o Outcome, version int64, f *Flag) map[s
 	if !ok {
 		m = flagMetadata(env, o, version, f)
 		k.meta[key] = m
+	}
+	return m
+}
+
+// metadataSet returns the metadata maps of every outcome possible in env,
+// shared with the other environments of k of the same name, version and
+// kill date.
+func (k *Compiler) metadataSet(name string, f *Flag, env *Environment, variant bool) *[numOutcomes]map[string]any {
+	if variant {
+		return &noMetadata
+	}
+	var mask uint16
+	for o := FlagDisabled; o < numOutcomes; o++ {
+		if possible(f, env, o) {
+			mask |= 1 << o
+		}
+	}
+	key := metaSetKey{name, f.Version, f.ExpiresAt, mask}
+	shared := k != nil && len(f.Metadata) == 0
+	if shared {
+		if m, ok := k.metaSets[key]; ok {
+			return m
+		}
+	}
+	m := new([numOutcomes]map[string]any)
+	for o := FlagDisabled; o < numOutcomes; o++ {
+		if mask&(1<<o) != 0 {
+			m[o] = k.metadata(name, o, f.Version, f)
+		}
+	}
+	if shared {
+		if k.metaSets == nil {
+			k.metaSets = map[metaSetKey]*[numOutcomes]map[string]any{}
+		}
+		k.metaSets[key] = m
 	}
 	return m
 }
@@ -116,12 +240,13 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 	}
 	f = f.Clone()
 	scheme, _ := ParseScheme(f.Bucketing)
+	f.Key, f.Description, f.UpdatedAt = k.str(f.Key), k.str(f.Description), k.str(f.UpdatedAt)
 	c := &Compiled{
 		key:            f.Key,
 		defaultEnabled: f.DefaultEnabled,
 		version:        f.Version,
-		envs:           make(map[string]*CompiledEnvironment, len(f.Environments)),
-		def:            f,
+		envs:           make([]CompiledEnvironment, len(f.Environments)),
+		hasEnvs:        f.Environments != nil,
 		scheme:         scheme,
 		salt:           f.Salt,
 		variant:        vf,
@@ -133,23 +258,32 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		}
 		vf.metadata = m
 	}
-	for name, env := range f.Environments {
-		payload, err := DecodePayload(env.Value)
+	for i, name := range slices.Sorted(maps.Keys(f.Environments)) {
+		env := f.Environments[name]
+		payload, err := k.payload(env.Value)
 		if err != nil {
 			v := &ValidationError{Flag: f.Key}
 			v.add("environments."+name+".value", "%v", err)
 			return nil, v
 		}
-		ce := &CompiledEnvironment{
+		name = k.str(name)
+		env.UpdatedAt = k.str(env.UpdatedAt)
+		if string(env.Value) == string(payload.Raw) {
+			env.Value = payload.Raw // the same bytes: keep one copy
+		}
+		k.strList(env.AllowlistUsers)
+		k.strList(env.AllowlistRegions)
+		ce := &c.envs[i]
+		*ce = CompiledEnvironment{
 			name:         name,
 			enabled:      env.Enabled,
-			percent:      env.RolloutPercent,
-			users:        newStringSet(env.AllowlistUsers),
-			regions:      newStringSet(env.AllowlistRegions),
+			users:        ownedStringSet(env.AllowlistUsers),
+			regions:      ownedStringSet(env.AllowlistRegions),
 			largeUsers:   env.LargeUsers > 0,
 			largeRegions: env.LargeRegions > 0,
 			payload:      payload,
 			version:      f.Version,
+			def:          env,
 		}
 		if env.Rollout != nil {
 			ce.rollout = compileProgressive(&ValidationError{}, "", env.Rollout)
@@ -158,14 +292,11 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 			}
 			c.rollout = true
 		}
-		for o := FlagDisabled; o < numOutcomes && vf == nil; o++ {
-			if possible(&f, &env, o) {
-				ce.metadata[o] = k.metadata(name, o, f.Version, &f)
-			}
-		}
-		c.envs[name] = ce
+		ce.metadata = k.metadataSet(name, &f, &env, vf != nil)
 		c.large = c.large || env.HasLargeAllowlist()
 	}
+	f.Environments = nil // kept in envs[i].def
+	c.def = f
 	return c, nil
 }
 
@@ -195,10 +326,45 @@ func (c *Compiled) Scheme() Scheme { return c.scheme }
 func (c *Compiled) Version() int64 { return c.version }
 
 // Definition returns a deep copy of the definition the flag was compiled from.
-func (c *Compiled) Definition() Flag { return c.def.Clone() }
+func (c *Compiled) Definition() Flag {
+	f := c.def.Clone()
+	if c.hasEnvs {
+		f.Environments = make(map[string]Environment, len(c.envs))
+		for i := range c.envs {
+			f.Environments[c.envs[i].name] = c.envs[i].def.clone()
+		}
+	}
+	return f
+}
 
 // Environment returns the named environment, or nil.
-func (c *Compiled) Environment(name string) *CompiledEnvironment { return c.envs[name] }
+func (c *Compiled) Environment(name string) *CompiledEnvironment { return c.env(name) }
+
+// env finds an environment by name: a scan for the usual handful, a binary
+// search (envs is sorted) for more. It does not allocate.
+func (c *Compiled) env(name string) *CompiledEnvironment {
+	if len(c.envs) <= smallSetMax {
+		for i := range c.envs {
+			if c.envs[i].name == name {
+				return &c.envs[i]
+			}
+		}
+		return nil
+	}
+	lo, hi := 0, len(c.envs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.envs[m].name < name {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(c.envs) && c.envs[lo].name == name {
+		return &c.envs[lo]
+	}
+	return nil
+}
 
 // Evaluate runs the evaluation steps for in. It does not allocate.
 func (c *Compiled) Evaluate(in Input) Result {
@@ -210,7 +376,7 @@ func (c *Compiled) Evaluate(in Input) Result {
 // (nil when the flag has none of that name), so that callers reach its
 // payload and metadata without a second lookup. It does not allocate.
 func (c *Compiled) EvaluateEnv(in Input) (Result, *CompiledEnvironment) {
-	env := c.envs[in.Environment]
+	env := c.env(in.Environment)
 	if c.variant != nil {
 		return c.evalVariant(&in, env, nil), env
 	}
@@ -229,7 +395,7 @@ func (c *Compiled) evalTutorial(in *Input, env *CompiledEnvironment) (Result, *C
 	if env != nil {
 		f.EnvFound = true
 		f.EnvEnabled = env.enabled
-		f.Percent = env.percent
+		f.Percent = env.def.RolloutPercent
 		if env.rollout != nil {
 			f.Rollout, f.Now = env.rollout, in.Now
 		}
@@ -272,7 +438,7 @@ func (c *Compiled) Metadata(environment string, o Outcome) map[string]any {
 	if c.variant != nil {
 		return c.variant.metadata
 	}
-	if env := c.envs[environment]; env != nil && o < numOutcomes && o != NoOutcome {
+	if env := c.env(environment); env != nil && o < numOutcomes && o != NoOutcome {
 		return env.Metadata(o)
 	}
 	return flagMetadata(environment, o, c.version, &c.def)
@@ -292,7 +458,7 @@ func (e *CompiledEnvironment) Metadata(o Outcome) map[string]any {
 func (e *CompiledEnvironment) Name() string { return e.name }
 
 // Payload returns the environment's decoded payload (read-only).
-func (e *CompiledEnvironment) Payload() *Payload { return &e.payload }
+func (e *CompiledEnvironment) Payload() *Payload { return e.payload }
 
 // Percent returns the environment's rolloutPercent.
-func (e *CompiledEnvironment) Percent() int { return e.percent }
+func (e *CompiledEnvironment) Percent() int { return e.def.RolloutPercent }

@@ -176,7 +176,7 @@ func (c *Compiled) checkPrerequisites(in *Input, chain *prereqChain) (failed boo
 
 // evalNested evaluates c as a prerequisite of another flag.
 func (c *Compiled) evalNested(in *Input, chain *prereqChain) Result {
-	env := c.envs[in.Environment]
+	env := c.env(in.Environment)
 	if c.variant != nil {
 		return c.evalVariant(in, env, chain)
 	}

@@ -28,6 +28,24 @@ func newStringSet(items []string) stringSet {
 	return stringSet{large: m}
 }
 
+// ownedStringSet is newStringSet for items nothing will modify (a compiled
+// flag's own copy): a short list without repeats is used as it is, not
+// copied.
+func ownedStringSet(items []string) stringSet {
+	if len(items) == 0 {
+		return stringSet{}
+	}
+	if len(items) > smallSetMax {
+		return newStringSet(items)
+	}
+	for i, it := range items {
+		if contains(items[:i], it) {
+			return newStringSet(items)
+		}
+	}
+	return stringSet{small: items[:len(items):len(items)]}
+}
+
 func contains(s []string, x string) bool {
 	for _, v := range s {
 		if v == x {

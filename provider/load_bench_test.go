@@ -3,9 +3,11 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	of "github.com/open-feature/go-sdk/openfeature"
 	"github.com/redis/go-redis/v9"
@@ -44,24 +46,33 @@ func writeManyFlags(tb testing.TB, rdb redis.UniversalClient, n, envs int) {
 	}
 }
 
-// BenchmarkSnapshotLoad measures Init (the full batched load and compile)
-// and the heap the snapshot keeps, for flags × 3 environments.
+// BenchmarkSnapshotLoad measures Init (the full batched load and compile),
+// the heap the snapshot keeps and the allocations the load makes, per flag,
+// for flags × 3 environments. 100,000 flags run with REDISFLAGS_BENCH_LARGE=1.
 func BenchmarkSnapshotLoad(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	sizes := []int{1000, 10000}
+	if os.Getenv("REDISFLAGS_BENCH_LARGE") != "" {
+		sizes = append(sizes, 100000)
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("flags=%d/envs=3", n), func(b *testing.B) {
 			srv := redistest.Start(b)
 			rdb := srv.Client(b)
 			writeManyFlags(b, rdb, n, 3)
-			var heap uint64
+			var heap, mallocs, loads uint64
 			for b.Loop() {
-				var before, after runtime.MemStats
+				var before, loaded, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				p := provider.New(rdb)
+				// 100,000 flags take longer than the default init deadline.
+				p := provider.New(rdb, provider.WithInitTimeout(10*time.Minute))
 				if err := p.Init(of.EvaluationContext{}); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
+				runtime.ReadMemStats(&loaded)
+				mallocs += loaded.Mallocs - before.Mallocs
+				loads++
 				runtime.GC()
 				runtime.ReadMemStats(&after)
 				if after.HeapAlloc > before.HeapAlloc {
@@ -75,6 +86,9 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 			}
 			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 			b.ReportMetric(float64(heap)/float64(n), "heap-B/flag")
+			if loads > 0 {
+				b.ReportMetric(float64(mallocs)/float64(loads)/float64(n), "allocs/flag")
+			}
 		})
 	}
 }

@@ -239,19 +239,33 @@ func sortedNonEmpty(members []string) []string {
 // whether a flag changed between two loads without comparing definitions.
 func (r rawFlag) fingerprint() uint64 {
 	h := fnv.New64a()
+	// One scratch buffer for the sorted names and one for the bytes written:
+	// the load fingerprints every flag, so this path avoids allocating per
+	// field.
+	var names []string
+	var buf []byte
 	writeHash := func(m map[string]string) {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			h.Write([]byte(k))
-			h.Write([]byte{0})
-			h.Write([]byte(m[k]))
-			h.Write([]byte{0})
+		names = names[:0]
+		for k := range m {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			buf = append(buf[:0], k...)
+			buf = append(buf, 0)
+			buf = append(buf, m[k]...)
+			buf = append(buf, 0)
+			h.Write(buf)
 		}
 		h.Write([]byte{1})
 	}
 	writeSet := func(s []string) {
-		for _, m := range slices.Sorted(slices.Values(s)) {
-			h.Write([]byte(m))
-			h.Write([]byte{0})
+		names = append(names[:0], s...)
+		slices.Sort(names)
+		for _, m := range names {
+			buf = append(buf[:0], m...)
+			buf = append(buf, 0)
+			h.Write(buf)
 		}
 		h.Write([]byte{2})
 	}
@@ -265,7 +279,10 @@ func (r rawFlag) fingerprint() uint64 {
 		writeSet(e.regions)
 		// A large set is fingerprinted by its size only: its members are
 		// asked live, so a change of members needs no new snapshot.
-		fmt.Fprintf(h, "%d\x00%d", e.largeUsers, e.largeRegions)
+		buf = strconv.AppendInt(buf[:0], e.largeUsers, 10)
+		buf = append(buf, 0)
+		buf = strconv.AppendInt(buf, e.largeRegions, 10)
+		h.Write(buf)
 	}
 	return h.Sum64()
 }
