@@ -65,36 +65,6 @@ func (s *Server) resolve(ctx context.Context, p *provider.Provider, key string, 
 	return res
 }
 
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush passes on to the writer (the change stream flushes).
-func (w *statusRecorder) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the writer.
-func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // patternKey is the context key of a request's route holder: measure puts
 // a *string there, and withPattern, around every mux, writes the pattern
 // the innermost mux matched (middleware between them may clone the
@@ -121,7 +91,7 @@ func (s *Server) measure(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusWriter{ResponseWriter: w}
 		route := new(string)
 		r = r.WithContext(context.WithValue(r.Context(), patternKey{}, route))
 		next.ServeHTTP(rec, r)

@@ -155,23 +155,18 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
 		re := r.envs[name]
 		path := "environments." + name
+		var env evaluator.Environment
+		var e string
+		var ok bool
 		if !evaluator.ValidName(name) {
 			// No caller can ask for this environment (names are checked
 			// first), and direct mode never reads it: in tolerant mode it
 			// is this environment's problem only, as in direct mode.
-			err := decodeError(r.key, path, name, "is not a valid environment name")
-			if !tolerant {
-				return evaluator.Flag{}, nil, err
-			}
-			if envErrs == nil {
-				envErrs = map[string]error{}
-			}
-			envErrs[name] = err
-			continue
+			err = decodeError(r.key, path, name, "is not a valid environment name")
+		} else {
+			e, ok = re.hash["enabled"]
+			env.Enabled, err = decodeBool(r.key, path+".enabled", e, ok)
 		}
-		var env evaluator.Environment
-		e, ok := re.hash["enabled"]
-		env.Enabled, err = decodeBool(r.key, path+".enabled", e, ok)
 		if err == nil {
 			p, ok := re.hash["rolloutPercent"]
 			env.RolloutPercent, err = decodePercent(r.key, path+".rolloutPercent", p, ok)
