@@ -220,7 +220,8 @@ func TestImportLaunchDarklyUnsupportedFeatures(t *testing.T) {
 	const skipped = `skipped "whale-pricing": --skip-unsupported: it uses segments.big-spenders.unbounded: big segments (unbounded)`
 	out := mustRunCLI(t, append(base, "--skip-unsupported", "--dry-run")...)
 	assert.Contains(t, out, skipped)
-	assert.Contains(t, out, "dry run: 1 flag(s) in "+file+": 1 to create, 0 to update, 0 unchanged\n")
+	assert.Contains(t, out, "create  new-checkout\n")
+	assert.Contains(t, out, "dry run: 1 flag(s) in "+file+": 1 to create, 0 to update, 0 unchanged; nothing written\n")
 	assert.Equal(t, before, redistest.Dump(t, rdb), "a dry run writes nothing")
 
 	out = mustRunCLI(t, append(base, "--skip-unsupported")...)

@@ -102,7 +102,8 @@ func TestImportReportsEveryProblemAndWritesNothing(t *testing.T) {
 	assert.Equal(t, before, redistest.Dump(t, rdb))
 
 	out := mustRunCLI(t, "import", "testdata/flags.json", "--dry-run", "--redis-url", srv.URL())
-	assert.Equal(t, "dry run: 4 flag(s) in testdata/flags.json: 4 to create, 0 to update, 0 unchanged\n", out)
+	assert.Equal(t, "create  checkout-banner\ncreate  dark-mode\ncreate  search-ranking\ncreate  test-flag-2\n"+
+		"dry run: 4 flag(s) in testdata/flags.json: 4 to create, 0 to update, 0 unchanged; nothing written\n", out)
 	assert.Equal(t, before, redistest.Dump(t, rdb))
 
 	_, _, err = runCLI(t, "import", "testdata/flags.json", "--format", "launchdarkly", "--redis-url", srv.URL())

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/stretchr/testify/assert"
@@ -33,6 +34,8 @@ func TestServeProviderOptions(t *testing.T) {
 	srv := redistest.Start(t)
 	require.NoError(t, srv.Client(t).Set(t.Context(), "feature:new_checkout", "true", 0).Err())
 	url, _, _ := serve(t, "--redis-url", srv.URL(), "--admin-token", "tok", "--no-console", "--simple-flags", "feature:", "--large-allowlist", "5")
+	// Serving starts before the first load ends: wait for it.
+	require.Eventually(t, func() bool { c, _ := httpDo(t, "GET", url+"/readyz", ""); return c == http.StatusOK }, 10*time.Second, 10*time.Millisecond)
 	code, body := httpDo(t, "POST", url+"/ofrep/v1/evaluate/flags/new_checkout", `{"context":{"targetingKey":"u1"}}`)
 	assert.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, `"value":true`)
