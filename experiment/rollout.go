@@ -58,13 +58,21 @@ func (r *ReleaseRollout) current(ctx context.Context) (*evaluator.Rollout, error
 	if !ok {
 		return nil, fmt.Errorf("flag %q has no environment %q: %w", r.Flag, r.Environment, store.ErrNotFound)
 	}
-	if env.Rollout == nil {
-		return nil, fmt.Errorf("flag %q, environment %q: %w", r.Flag, r.Environment, release.ErrNoRollout)
-	}
-	if env.Rollout.IsRamp() {
-		return nil, fmt.Errorf("flag %q, environment %q: %w", r.Flag, r.Environment, ErrRampRollout)
+	if err := guardable(env.Rollout); err != nil {
+		return nil, fmt.Errorf("flag %q, environment %q: %w", r.Flag, r.Environment, err)
 	}
 	return env.Rollout.Clone(), nil
+}
+
+// guardable says why a guard cannot drive ro, or nil.
+func guardable(ro *evaluator.Rollout) error {
+	switch {
+	case ro == nil:
+		return release.ErrNoRollout
+	case ro.IsRamp():
+		return ErrRampRollout
+	}
+	return nil
 }
 
 // Hold pauses the rollout at the step it serves now, so that only the
@@ -88,11 +96,8 @@ func (r *ReleaseRollout) Advance(ctx context.Context) (bool, error) {
 	done := false
 	_, err := release.EditRollout(ctx, r.Store, r.Flag, r.Environment, r.actor(), "rollout step taken by the guard", func(e *evaluator.Environment, variant bool) error {
 		ro := e.Rollout
-		switch {
-		case ro == nil:
-			return release.ErrNoRollout
-		case ro.IsRamp():
-			return ErrRampRollout
+		if err := guardable(ro); err != nil {
+			return err
 		}
 		// Where the rollout stands: at its pause, or now.
 		at := now
