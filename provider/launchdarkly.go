@@ -90,7 +90,7 @@ var _ evaluator.FlagSource = (*snapshot)(nil)
 // own flags, nil for one that is missing or did not compile. It does not
 // allocate.
 func (s *snapshot) Flag(key string) (*evaluator.Compiled, error) {
-	if e := s.flags[key]; e != nil && e.compiled != nil {
+	if e, _ := s.flags.get(key); e != nil && e.compiled != nil {
 		return e.compiled, nil
 	}
 	return nil, nil
@@ -101,14 +101,13 @@ func (s *snapshot) lookup(key string) (*entry, bool) {
 	if s == nil {
 		return nil, false
 	}
-	e, ok := s.flags[key]
-	return e, ok
+	return s.flags.get(key)
 }
 
 // ownContext reports whether the snapshot's flag of that key reads the
 // context itself: it follows LaunchDarkly's or flagd's semantics.
 func (s *snapshot) ownContext(key string) bool {
-	e := s.flags[key]
+	e, _ := s.flags.get(key)
 	return e != nil && e.compiled != nil && (e.compiled.LaunchDarkly() || e.compiled.Flagd())
 }
 

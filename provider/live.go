@@ -218,10 +218,10 @@ func (p *Provider) servingWhileLost() string {
 		return "evaluations answer the callers' defaults until it is back (direct mode keeps no snapshot)"
 	}
 	s := p.snap.Load()
-	if s == nil || len(s.flags) == 0 {
+	if s == nil || s.flags.len() == 0 {
 		return "it held no flags, so evaluations answer the callers' defaults"
 	}
-	return fmt.Sprintf("serving the last snapshot (%d flags)", len(s.flags))
+	return fmt.Sprintf("serving the last snapshot (%d flags)", s.flags.len())
 }
 
 // directSession checks that Redis answers, then checks again every health
@@ -243,81 +243,129 @@ func (p *Provider) directSession(ctx context.Context, r *runner) error {
 	}
 }
 
-// snapshotSession subscribes to change notices and keyspace notifications,
-// loads every flag, and then applies changes until the connection fails or
-// ctx ends. Subscribing before loading means no change made after the load
-// goes unnoticed.
+// snapshotSession subscribes to change notices, client-tracking
+// invalidations and keyspace notifications, loads every flag, and then
+// applies changes until the connection fails or ctx ends. Subscribing
+// before loading means no change made after the load goes unnoticed.
+//
+// The loop applies changes as they are told and never waits behind a bulk
+// read: the paced resync (sweep.go), and a reconnection's reload of every
+// flag, read off the loop, and their results are merged in, keeping what
+// the loop reloaded meanwhile (docs/design.md §11).
 func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
-	ps := p.client.Subscribe(ctx)
+	sub := p.subscribe(ctx)
+	ps := sub.ps
+	defer sub.close()
 	defer ps.Close()
-	if err := ps.Subscribe(ctx, p.store.ChangesChannel()); err != nil {
+	// One subscription at a time, each confirmed before the next: the
+	// connection (and with it tracking, in OnConnect) exists once the first
+	// is answered, and an ACL that refuses an optional one (NOPERM) is told
+	// apart from a failure.
+	if err := p.subscribeConfirmed(ctx, ps, false, p.store.ChangesChannel()); err != nil {
 		return err
 	}
-	var patterns []string
+	if sub.tracking.Load() {
+		if err := p.subscribeConfirmed(ctx, ps, false, invalidateChannel); err != nil {
+			if !isNoPerm(err) {
+				return err
+			}
+			// Tracking was turned on but its channel is outside the ACL's
+			// channels: without it the invalidations reach no one.
+			_ = ps.Unsubscribe(ctx, invalidateChannel)
+			sub.tracking.Store(false)
+			sub.trackingErr.Store(err)
+		}
+	}
 	if !p.keyspaceRefused.Load() {
-		patterns = []string{p.store.KeyspacePattern()}
+		patterns := []string{p.store.KeyspacePattern()}
 		if sp := p.store.SimpleKeyspacePattern(); sp != "" {
 			patterns = append(patterns, sp)
 		}
-		if err := ps.PSubscribe(ctx, patterns...); err != nil {
-			return err
-		}
-	}
-	for need := 1 + len(patterns); need > 0; need-- {
-		msg, err := ps.ReceiveTimeout(ctx, p.cfg.initTimeout)
-		if err != nil && len(patterns) > 0 && strings.HasPrefix(err.Error(), "NOPERM") {
+		if err := p.subscribeConfirmed(ctx, ps, true, patterns...); err != nil {
+			if !isNoPerm(err) {
+				return err
+			}
 			// Keyspace notifications are optional: a Redis ACL that
 			// allows only the prefix's channels (&feature-flags:*) refuses
 			// the PSUBSCRIBE, which must not end the session. Forget the
 			// patterns (so go-redis does not subscribe them again on a
 			// reconnect) and rely on change notices and the resync.
 			p.keyspaceRefused.Store(true)
-			p.cfg.logger.Warn("redisflags: Redis refused the keyspace-notification subscription (ACL); following change notices and the periodic resync only",
+			p.cfg.logger.Warn("redisflags: Redis refused the keyspace-notification subscription (ACL); following change notices, client tracking when on, and the periodic resync",
 				"patterns", patterns, "err", err)
 			_ = ps.PUnsubscribe(ctx, patterns...)
-			need -= len(patterns) - 1 // no confirmation comes for them; this error was the answer
-			patterns = nil
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if _, ok := msg.(*redis.Subscription); !ok {
-			return fmt.Errorf("redisflags: unexpected %T while subscribing", msg)
 		}
 	}
-
-	changed, err := p.fullLoad(ctx)
-	if err != nil {
-		return err
-	}
-	p.markReady(r, changed)
+	p.noteTracking(sub)
 
 	items := make(chan any, 1024)
 	rctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { p.receive(rctx, ps, items) })
 	defer func() {
 		stop()
 		_ = ps.Close() // unblocks the receiver
 		wg.Wait()
 	}()
 
-	resync := time.NewTicker(p.cfg.resyncInterval)
-	defer resync.Stop()
+	sw := &sweeper{budget: p.cfg.resyncBudget, interval: p.cfg.resyncInterval, large: p.cfg.largeSet > 0}
+	var (
+		jobs    = make(chan bgResult, 1) // the one job out; never blocks its sender
+		running bool
+		touched map[string]struct{} // keys the loop reloaded while the job was out
+		// wantFull asks for a reload of every flag when the job out ends.
+		wantFull bool
+	)
+	start := func(job bgJob) {
+		running, touched = true, map[string]struct{}{}
+		known := knownOf(p.snap.Load())
+		wg.Go(func() { jobs <- p.runJob(rctx, job, known) })
+	}
+	timer := time.NewTimer(p.cfg.resyncInterval)
+	defer timer.Stop()
+	reconnect := p.snap.Load() != nil
+	if reconnect {
+		// Serve the last snapshot, and apply changes to it, while every
+		// flag is read again.
+		timer.Stop()
+		start(bgJob{kind: jobFull})
+	} else {
+		changed, err := p.fullLoad(ctx)
+		if err != nil {
+			return err
+		}
+		p.markReady(r, changed)
+		sw.next = time.Now().Add(p.cfg.resyncInterval)
+	}
+	wg.Go(func() { p.receive(rctx, ps, items) })
+
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-resync.C:
-			changed, err := p.fullLoad(ctx)
-			if err != nil {
-				return err
+		case <-timer.C:
+			if !running {
+				start(sw.job(time.Now(), p.snap.Load()))
 			}
-			if len(changed) > 0 {
+		case res := <-jobs:
+			running = false
+			if res.err != nil {
+				return res.err
+			}
+			changed := p.merge(res, touched, sw)
+			touched = nil
+			if reconnect {
+				reconnect = false
+				p.markReady(r, changed)
+			} else if len(changed) > 0 {
 				p.cfg.logger.Info("redisflags: resync found changes", "flags", changed)
 				p.emit(of.ProviderConfigChange, "redisflags: flags changed (found by resync)", changed)
 			}
+			if wantFull {
+				wantFull = false
+				start(bgJob{kind: jobFull})
+				continue
+			}
+			timer.Reset(max(time.Until(sw.due()), 0))
 		case it := <-items:
 			keys := map[string]struct{}{}
 			if err := p.collect(it, keys); err != nil {
@@ -334,8 +382,24 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 					more = false
 				}
 			}
+			if _, all := keys[allKeys]; all {
+				// Read every flag again, off the loop, as a reconnection
+				// does (after the job out, if any).
+				delete(keys, allKeys)
+				wantFull = true
+				if !running {
+					timer.Stop()
+					wantFull = false
+					start(bgJob{kind: jobFull})
+				}
+			}
 			if len(keys) == 0 {
 				continue
+			}
+			if touched != nil {
+				for k := range keys {
+					touched[k] = struct{}{}
+				}
 			}
 			if err := p.reload(ctx, keys); err != nil {
 				return err
@@ -344,10 +408,73 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 	}
 }
 
+// noteTracking logs, when it changes, whether raw writes are followed by
+// client tracking or only by the resync.
+func (p *Provider) noteTracking(sub *subscription) {
+	on := sub.tracking.Load()
+	if p.trackingLogged.Swap(true) && p.trackingOn.Load() == on {
+		return
+	}
+	p.trackingOn.Store(on)
+	if on {
+		p.cfg.logger.Info("redisflags: following raw writes with Redis client tracking", "prefixes", p.store.TrackingPrefixes())
+		return
+	}
+	p.cfg.logger.Info("redisflags: Redis client tracking is off; raw writes that publish no change notice are found by keyspace notifications when the server sends them, else by the paced resync",
+		"reason", sub.why(), "resyncBudget", p.cfg.resyncBudget)
+}
+
+// merge takes in what a job off the loop read, leaving alone the keys in
+// touched (reloaded by the loop since the job started: what the loop read
+// is at least as new), and returns the keys that changed.
+func (p *Provider) merge(res bgResult, touched map[string]struct{}, sw *sweeper) []string {
+	cur := p.snap.Load()
+	var next *snapshot
+	var changed []string
+	var recs []store.Record
+	switch res.job.kind {
+	case jobFull:
+		recs = res.recs
+		next = fullSnapshot(recs, cur, touched)
+		changed = diff(cur, next)
+		sw.cycle, sw.pos, sw.next = nil, 0, time.Now().Add(sw.interval)
+	case jobIndex:
+		sw.started(res.keys)
+		next, changed = cur.apply(goneFrom(cur, res.keys, touched), nil)
+	case jobChunk:
+		recs = res.recs
+		next, changed = cur.apply(recs, touched)
+	}
+	p.stats.loaded(len(changed))
+	if len(changed) == 0 {
+		return nil
+	}
+	p.members.forget(changed)
+	p.snap.Store(next)
+	p.logCorrupt(recs)
+	p.saveFallback(next)
+	return changed
+}
+
+// allKeys, among the keys collected, asks for every flag (no flag key
+// contains a space).
+const allKeys = " all"
+
+// flushed is the item of an invalidation of every key.
+type flushed struct{}
+
+// isFlushInvalidation reports whether a receive error is go-redis refusing
+// the null payload of a tracking invalidation (a flush).
+func isFlushInvalidation(err error) bool {
+	return strings.Contains(err.Error(), "unsupported pubsub message payload: <nil>")
+}
+
 // collect adds the flag key a notification is about; an error item ends
-// the session.
+// the session. A flush adds allKeys.
 func (p *Provider) collect(it any, keys map[string]struct{}) error {
 	switch m := it.(type) {
+	case flushed:
+		keys[allKeys] = struct{}{}
 	case error:
 		return m
 	case *redis.Message:
@@ -358,6 +485,12 @@ func (p *Provider) collect(it any, keys map[string]struct{}) error {
 				return nil
 			}
 			keys[c.FlagKey] = struct{}{}
+		} else if m.Channel == invalidateChannel {
+			for _, rk := range m.PayloadSlice {
+				if k, ok := p.store.FlagKeyOf(rk); ok {
+					keys[k] = struct{}{}
+				}
+			}
 		} else if k, ok := p.store.FlagKeyOfNotification(m.Channel); ok {
 			keys[k] = struct{}{}
 		}
@@ -383,6 +516,16 @@ func (p *Provider) receive(ctx context.Context, ps *redis.PubSub, items chan<- a
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if isFlushInvalidation(err) {
+				// FLUSHDB or FLUSHALL: client tracking invalidates
+				// everything, with a null payload that go-redis refuses
+				// to parse (after reading it whole: the connection is
+				// fine). Every flag must be read again.
+				if !send(flushed{}) {
+					return
+				}
+				continue
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !pinged {
@@ -412,7 +555,7 @@ func (p *Provider) fullLoad(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	old := p.snap.Load()
-	next := fullSnapshot(recs, old)
+	next := fullSnapshot(recs, old, nil)
 	var changed []string
 	if old != nil {
 		changed = diff(old, next)
@@ -439,7 +582,7 @@ func (p *Provider) reload(ctx context.Context, keys map[string]struct{}) error {
 	if old == nil {
 		return nil
 	}
-	next, changed := old.apply(recs)
+	next, changed := old.apply(recs, nil)
 	p.stats.loaded(len(changed))
 	if len(changed) == 0 {
 		return nil
@@ -458,3 +601,31 @@ func (p *Provider) logCorrupt(recs []store.Record) {
 		}
 	}
 }
+
+// subscribeConfirmed subscribes ps to channels (patterns when pattern is
+// set) and waits for Redis to confirm each. A refusal comes back as the
+// one error in place of every confirmation.
+func (p *Provider) subscribeConfirmed(ctx context.Context, ps *redis.PubSub, pattern bool, channels ...string) error {
+	var err error
+	if pattern {
+		err = ps.PSubscribe(ctx, channels...)
+	} else {
+		err = ps.Subscribe(ctx, channels...)
+	}
+	if err != nil {
+		return err
+	}
+	for range channels {
+		msg, err := ps.ReceiveTimeout(ctx, p.cfg.initTimeout)
+		if err != nil {
+			return err
+		}
+		if _, ok := msg.(*redis.Subscription); !ok {
+			return fmt.Errorf("redisflags: unexpected %T while subscribing", msg)
+		}
+	}
+	return nil
+}
+
+// isNoPerm reports whether err is Redis refusing a command under its ACL.
+func isNoPerm(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOPERM") }

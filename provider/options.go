@@ -17,6 +17,8 @@ type config struct {
 	prefix         string
 	direct         bool
 	resyncInterval time.Duration
+	resyncBudget   float64 // Redis commands per second; 0: unbudgeted
+	tracking       bool
 	initTimeout    time.Duration
 	healthInterval time.Duration
 	fallbackFile   string
@@ -37,6 +39,8 @@ func defaultConfig() config {
 		environment:    "production",
 		prefix:         store.DefaultKeyPrefix,
 		resyncInterval: 30 * time.Second,
+		resyncBudget:   DefaultResyncBudget,
+		tracking:       true,
 		initTimeout:    5 * time.Second,
 		healthInterval: time.Second,
 		contextKind:    "user",
@@ -123,13 +127,44 @@ func WithDirectReads() Option {
 	return func(c *config) { c.direct = true }
 }
 
-// WithResyncInterval sets how often the snapshot is reloaded in full and
-// compared with the one in memory, the safety net for writers that publish
-// no change notice (the tutorial's application, redis-cli) on servers
-// without keyspace notifications. Default: 30s. Values under 10ms are raised
-// to 10ms.
+// WithResyncInterval sets how often the resync starts over: the safety
+// net for writes that publish no change notice (the tutorial's application,
+// redis-cli) when neither client tracking nor keyspace notifications tell
+// of them. The resync reads every flag again, paced by WithResyncBudget,
+// and takes in what differs; a cycle starts at most once per interval, and
+// a cycle over many flags takes longer (see WithResyncBudget). Default:
+// 30s. Values under 10ms are raised to 10ms.
 func WithResyncInterval(d time.Duration) Option {
 	return func(c *config) { c.resyncInterval = max(d, 10*time.Millisecond) }
+}
+
+// DefaultResyncBudget is the resync's default pace, in Redis commands per
+// second.
+const DefaultResyncBudget = 40
+
+// WithResyncBudget paces the resync to about perSecond Redis commands per
+// second (as INFO commandstats counts them), so that an idle provider costs
+// Redis little at any flag count: reading a flag costs about 3 + 7 × its
+// environments commands (3 + 3 × with WithLargeAllowlists(0, …)), so at the
+// default of 40 a cycle over 1,000 flags of 3 environments takes ~10
+// minutes and over 100,000 ~17 hours. That is the bound on a raw write's
+// delay only without client tracking (WithClientTracking) and keyspace
+// notifications, which tell of raw writes at once; README's "Freshness"
+// gives the table. perSecond ≤ 0 removes the budget: every flag is read at
+// once, every WithResyncInterval.
+func WithResyncBudget(perSecond float64) Option {
+	return func(c *config) { c.resyncBudget = max(perSecond, 0) }
+}
+
+// WithClientTracking turns Redis client tracking of the flags' keys on or
+// off (default on). With it, Redis (6 or later) tells the provider of every
+// write to a flag's keys, raw HSETs by other applications included, at no
+// cost while nothing changes. It applies to a *redis.Client on one server;
+// with Cluster, Ring or Sentinel failover clients it is off, and so it is
+// when Redis refuses CLIENT TRACKING (an ACL, an older server): the
+// provider logs why and relies on keyspace notifications and the resync.
+func WithClientTracking(on bool) Option {
+	return func(c *config) { c.tracking = on }
 }
 
 // WithInitTimeout bounds how long Init waits for the first load (or, with

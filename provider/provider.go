@@ -43,6 +43,9 @@ type Provider struct {
 	// keyspaceRefused is set once Redis refused the keyspace-notification
 	// PSUBSCRIBE (NOPERM under an ACL): later sessions do not ask again.
 	keyspaceRefused atomic.Bool
+	// trackingOn is whether the last session tracks flag keys (tracking.go);
+	// trackingLogged is set once it has been logged.
+	trackingOn, trackingLogged atomic.Bool
 
 	// usage holds the evaluation counters; nil when counting is off.
 	usage *usageTable

@@ -2,14 +2,11 @@ package provider
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
-	"strconv"
 
 	of "github.com/open-feature/go-sdk/openfeature"
 
@@ -244,26 +241,25 @@ var ErrNotLoaded = errors.New("redisflags: no flags loaded yet")
 // included (with Err). In snapshot mode it reads the snapshot (ErrNotLoaded
 // before the first load); with direct reads it loads every flag from Redis.
 func (p *Provider) Flags(ctx context.Context) ([]FlagInfo, error) {
-	var entries map[string]*entry
+	var snap *snapshot
 	if p.cfg.direct {
 		recs, err := p.store.LoadAll(ctx)
 		if err != nil {
 			return nil, err
 		}
-		entries = fullSnapshot(recs, nil).flags
+		snap = fullSnapshot(recs, nil, nil)
 	} else {
-		snap := p.snap.Load()
-		if snap == nil {
+		if snap = p.snap.Load(); snap == nil {
 			return nil, ErrNotLoaded
 		}
-		entries = snap.flags
 	}
-	out := make([]FlagInfo, 0, len(entries))
-	for _, k := range slices.Sorted(maps.Keys(entries)) {
-		e := entries[k]
-		fi := FlagInfo{Key: k, Err: e.err, EnvErrs: maps.Clone(e.envErrs)}
+	keys := snap.sortedKeys()
+	out := make([]FlagInfo, 0, len(keys))
+	for _, k := range keys {
+		e, _ := snap.flags.get(k.Name)
+		fi := FlagInfo{Key: k.Name, Err: e.err, EnvErrs: maps.Clone(e.envErrs)}
 		if e.compiled != nil {
-			fi.Kind, fi.Definition = kindOf(e.compiled), e.compiled.Definition()
+			fi.Kind, fi.Definition = k.Kind, e.compiled.Definition()
 		}
 		out = append(out, fi)
 	}
@@ -271,7 +267,7 @@ func (p *Provider) Flags(ctx context.Context) ([]FlagInfo, error) {
 }
 
 // Revision identifies what the snapshot holds: equal revisions mean equal
-// stored flags (it hashes every key with its stored fingerprint), in this
+// stored flags (it sums a hash of every key with its stored fingerprint), in this
 // process and in any other provider over the same data. It changes with
 // every change the snapshot takes in, so it suits ETags. Empty before the
 // first load and with direct reads.
@@ -280,26 +276,6 @@ func (p *Provider) Revision() string {
 		return s.revision
 	}
 	return ""
-}
-
-// index returns a snapshot's sorted keys and its revision; it runs once per
-// snapshot built.
-func index(flags map[string]*entry) ([]Key, string) {
-	names := slices.Sorted(maps.Keys(flags))
-	keys := make([]Key, len(names))
-	h := fnv.New64a()
-	var b [8]byte
-	for i, k := range names {
-		e := flags[k]
-		keys[i].Name = k
-		if e.compiled != nil {
-			keys[i].Kind = kindOf(e.compiled)
-		}
-		h.Write([]byte(k))
-		binary.LittleEndian.PutUint64(b[:], e.fingerprint)
-		h.Write(b[:])
-	}
-	return keys, strconv.FormatUint(h.Sum64(), 36)
 }
 
 // Key is a flag key with its kind.
@@ -315,7 +291,7 @@ type Key struct {
 // first load and with direct reads.
 func (p *Provider) Keys() ([]Key, string) {
 	if s := p.snap.Load(); s != nil {
-		return slices.Clone(s.keys), s.revision
+		return slices.Clone(s.sortedKeys()), s.revision
 	}
 	return nil, ""
 }

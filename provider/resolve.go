@@ -91,7 +91,7 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 		ev.err = &e
 		return
 	}
-	ent, ok := snap.flags[flag]
+	ent, ok := snap.flags.get(flag)
 	if !ok {
 		e := of.NewFlagNotFoundResolutionError(fmt.Sprintf("flag %q is not in Redis under prefix %q", flag, p.cfg.prefix))
 		ev.err = &e
@@ -116,7 +116,7 @@ func (p *Provider) evaluate(ctx context.Context, flag string, fc of.FlattenedCon
 // snapshot mode only when the snapshot has one.
 func needsMembers(flags evaluator.FlagSource) bool {
 	s, ok := flags.(*snapshot)
-	return !ok || s == nil || s.large
+	return !ok || s == nil || s.large()
 }
 
 func invalidContext(flag string, err error) *of.ResolutionError {

@@ -26,7 +26,7 @@ func TestResyncCompilesOnlyChangedFlags(t *testing.T) {
 			Environments: map[string]evaluator.Environment{"production": {Enabled: true, RolloutPercent: 10}}})
 		require.NoError(t, err)
 	}
-	p := New(rdb, WithResyncInterval(time.Hour))
+	p := New(rdb, WithResyncInterval(time.Hour), WithClientTracking(false)) // fullLoad below must be what finds the raw write
 	require.NoError(t, p.InitWithContext(t.Context(), of.EvaluationContext{}))
 	t.Cleanup(p.Shutdown)
 	before := p.snap.Load()
@@ -35,6 +35,7 @@ func TestResyncCompilesOnlyChangedFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"changed"}, changed)
 	after := p.snap.Load()
-	assert.Same(t, before.flags["same"], after.flags["same"], "the unchanged flag keeps its compiled entry")
-	assert.NotSame(t, before.flags["changed"], after.flags["changed"], "the changed flag is compiled anew")
+	get := func(s *snapshot, k string) *entry { e, _ := s.flags.get(k); return e }
+	assert.Same(t, get(before, "same"), get(after, "same"), "the unchanged flag keeps its compiled entry")
+	assert.NotSame(t, get(before, "changed"), get(after, "changed"), "the changed flag is compiled anew")
 }
