@@ -142,8 +142,12 @@ func (s *Store) LoadChanged(ctx context.Context, known Known, flagKeys ...string
 	slices.Sort(flagKeys)
 	flagKeys = slices.Compact(flagKeys)
 	out := make([]Record, 0, len(flagKeys))
-	for start := 0; start < len(flagKeys); start += loadBatch {
-		batch := flagKeys[start:min(start+loadBatch, len(flagKeys))]
+	size := loadBatch
+	if s.batch > 0 {
+		size = s.batch
+	}
+	for start := 0; start < len(flagKeys); start += size {
+		batch := flagKeys[start:min(start+size, len(flagKeys))]
 		recs, err := s.loadBatch(ctx, batch, known)
 		if err != nil {
 			return nil, err

@@ -36,6 +36,20 @@ type Store struct {
 	simple string // prefix of simple flags; "" when off
 	large  int64  // large-set threshold; 0: load every allowlist
 	outbox bool   // every write appends an event to P:outbox (WithOutbox)
+	batch  int    // flags per load transaction; 0: loadBatch
+}
+
+// WithLoadBatch returns a Store like s whose loads read n flags per
+// transaction instead of 256. Redis runs a transaction whole, every other
+// client waiting: 256 flags of 3 environments are ~6,000 commands, tens of
+// milliseconds of a busy server. A reader that is in no hurry (the
+// provider's resync and reconnection reloads) uses small batches, so that
+// other clients' commands, and the change notices it follows, wait for a
+// few milliseconds at most; it pays a round trip per batch.
+func (s *Store) WithLoadBatch(n int) *Store {
+	c := *s
+	c.batch = max(n, 1)
+	return &c
 }
 
 // Option configures a Store.
