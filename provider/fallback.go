@@ -95,5 +95,5 @@ func readFallback(path string) (*snapshot, error) {
 		}
 		recs = append(recs, store.Record{Key: fl.Key, Flag: fl})
 	}
-	return fullSnapshot(recs, nil, nil), nil
+	return fullSnapshot(recs, nil), nil
 }

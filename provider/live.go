@@ -317,8 +317,8 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 	)
 	start := func(job bgJob) {
 		running, touched = true, map[string]struct{}{}
-		known := knownOf(p.snap.Load())
-		wg.Go(func() { jobs <- p.runJob(rctx, job, known) })
+		base := p.snap.Load()
+		wg.Go(func() { jobs <- p.runJob(rctx, job, base) })
 	}
 	timer := time.NewTimer(p.cfg.resyncInterval)
 	defer timer.Stop()
@@ -428,30 +428,21 @@ func (p *Provider) noteTracking(sub *subscription) {
 // touched (reloaded by the loop since the job started: what the loop read
 // is at least as new), and returns the keys that changed.
 func (p *Provider) merge(res bgResult, touched map[string]struct{}, sw *sweeper) []string {
-	cur := p.snap.Load()
-	var next *snapshot
-	var changed []string
-	var recs []store.Record
 	switch res.job.kind {
 	case jobFull:
-		recs = res.recs
-		next = fullSnapshot(recs, cur, touched)
-		changed = diff(cur, next)
 		sw.cycle, sw.pos, sw.next = nil, 0, time.Now().Add(sw.interval)
+		p.stats.fullLoads.Add(1)
 	case jobIndex:
 		sw.started(res.keys)
-		next, changed = cur.apply(goneFrom(cur, res.keys, touched), nil)
-	case jobChunk:
-		recs = res.recs
-		next, changed = cur.apply(recs, touched)
 	}
+	next, changed := p.snap.Load().apply(res.changes, touched)
 	p.stats.loaded(len(changed))
 	if len(changed) == 0 {
 		return nil
 	}
 	p.members.forget(changed)
 	p.snap.Store(next)
-	p.logCorrupt(recs)
+	p.logCorrupt(res.changes, touched)
 	p.saveFallback(next)
 	return changed
 }
@@ -555,14 +546,16 @@ func (p *Provider) fullLoad(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	old := p.snap.Load()
-	next := fullSnapshot(recs, old, nil)
+	next := fullSnapshot(recs, old)
 	var changed []string
 	if old != nil {
 		changed = diff(old, next)
 	}
 	p.snap.Store(next)
 	p.stats.loaded(len(changed))
-	p.logCorrupt(recs)
+	for _, r := range recs {
+		p.logCorruptFlag(r.Key, r.Err)
+	}
 	p.saveFallback(next)
 	return changed, nil
 }
@@ -582,23 +575,31 @@ func (p *Provider) reload(ctx context.Context, keys map[string]struct{}) error {
 	if old == nil {
 		return nil
 	}
-	next, changed := old.apply(recs, nil)
+	chs := prepare(recs, old, false)
+	next, changed := old.apply(chs, nil)
 	p.stats.loaded(len(changed))
 	if len(changed) == 0 {
 		return nil
 	}
 	p.snap.Store(next)
-	p.logCorrupt(recs)
+	p.logCorrupt(chs, nil)
 	p.saveFallback(next)
 	p.emit(of.ProviderConfigChange, "redisflags: flags changed", changed)
 	return nil
 }
 
-func (p *Provider) logCorrupt(recs []store.Record) {
-	for _, r := range recs {
-		if r.Err != nil && !errors.Is(r.Err, store.ErrNotFound) {
-			p.cfg.logger.Warn("redisflags: flag does not parse; it resolves with PARSE_ERROR", "flag", r.Key, "err", r.Err)
+// logCorrupt logs the changes whose flag does not parse, but for skip's.
+func (p *Provider) logCorrupt(chs []change, skip map[string]struct{}) {
+	for _, c := range chs {
+		if _, ok := skip[c.key]; !ok {
+			p.logCorruptFlag(c.key, c.err)
 		}
+	}
+}
+
+func (p *Provider) logCorruptFlag(key string, err error) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.cfg.logger.Warn("redisflags: flag does not parse; it resolves with PARSE_ERROR", "flag", key, "err", err)
 	}
 }
 

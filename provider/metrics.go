@@ -16,6 +16,7 @@ type stats struct {
 	reloads     atomic.Int64
 	changes     atomic.Int64
 	redisErrors atomic.Int64
+	fullLoads   atomic.Int64 // reads of every flag merged off the loop (reconnections, unbudgeted resyncs)
 	lastLoad    atomic.Int64 // unix nanoseconds of the last successful (re)load; 0: none
 	staleSince  atomic.Int64 // unix nanoseconds; 0: not stale
 }

@@ -22,6 +22,9 @@ type Provider struct {
 	cfg    config
 	client redis.UniversalClient
 	store  *store.Store
+	// bulk is store reading in small transactions, for the reads that run
+	// beside the change notices (sweep.go).
+	bulk *store.Store
 
 	// snap is the live snapshot; nil until the first load. Evaluations only
 	// Load it; the background loop is its only writer.
@@ -99,6 +102,7 @@ func New(client redis.UniversalClient, opts ...Option) *Provider {
 		cfg:       cfg,
 		client:    client,
 		store:     st,
+		bulk:      st.WithLoadBatch(bulkBatch),
 		events:    make(chan of.Event, 256),
 		tracker:   newEventQueue(st, cfg.track, cfg.logger),
 		exposures: &exposureTable{seed: maphash.MakeSeed()},

@@ -247,7 +247,7 @@ func (p *Provider) Flags(ctx context.Context) ([]FlagInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		snap = fullSnapshot(recs, nil, nil)
+		snap = fullSnapshot(recs, nil)
 	} else {
 		if snap = p.snap.Load(); snap == nil {
 			return nil, ErrNotLoaded

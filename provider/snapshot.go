@@ -2,6 +2,7 @@ package provider
 
 import (
 	"errors"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -85,16 +86,11 @@ func newEntry(r store.Record, k *evaluator.Compiler) *entry {
 // flag is gone are left out. A flag whose stored data has old's fingerprint
 // keeps old's entry: a resync that finds nothing changed compiles nothing
 // (a 700 KB regex once took ~1 s at every resync). A record that came back
-// Unchanged (store.LoadChanged) keeps old's entry too. Keys in keep take
-// old's entry (or absence) whatever the load read: they changed while the
-// load ran and old holds what was read after the change. old may be nil.
-func fullSnapshot(recs []store.Record, old *snapshot, keep map[string]struct{}) *snapshot {
+// Unchanged (store.LoadChanged) keeps old's entry too. old may be nil.
+func fullSnapshot(recs []store.Record, old *snapshot) *snapshot {
 	ed := fresh()
 	k := evaluator.NewCompiler()
 	for _, r := range recs {
-		if _, ok := keep[r.Key]; ok {
-			continue
-		}
 		if old != nil {
 			if o, ok := old.flags.get(r.Key); ok && (r.Unchanged || o.fingerprint == r.Fingerprint && r.Fingerprint != 0) {
 				ed.set(r.Key, o)
@@ -105,13 +101,6 @@ func fullSnapshot(recs []store.Record, old *snapshot, keep map[string]struct{}) 
 			continue
 		}
 		ed.set(r.Key, newEntry(r, k))
-	}
-	if old != nil {
-		for key := range keep {
-			if o, ok := old.flags.get(key); ok {
-				ed.set(key, o)
-			}
-		}
 	}
 	return newSnapshot(ed.done())
 }
@@ -133,33 +122,88 @@ func diff(old, next *snapshot) []string {
 	return changed
 }
 
-// apply returns a new snapshot with the reloaded records applied (ErrNotFound
-// removes the flag; an Unchanged record changes nothing) and the keys that
-// changed. Keys in skip are left as old has them. When nothing changed it
-// returns old itself. It costs O(records), not O(flags): only the shards the
-// records touch are copied.
-func (old *snapshot) apply(recs []store.Record, skip map[string]struct{}) (*snapshot, []string) {
-	var changed []string
-	var ed *flagEdit
+// change is what a reloaded record does to a snapshot: the flag's new
+// entry, or its removal (e nil). err is the record's own error, for the log.
+type change struct {
+	key string
+	e   *entry
+	err error
+}
+
+// prepare turns reloaded records into the changes they make to base
+// (nil: an empty snapshot), compiling the new entries. It reads base only,
+// so the session runs it off its loop for bulk reads (the resync, a
+// reconnection's reload): the loop then applies the result in O(changes).
+// An Unchanged record, and one whose fingerprint base already has, makes
+// no change. With all set, recs is every stored flag, and a flag of base
+// that recs does not name is gone.
+func prepare(recs []store.Record, base *snapshot, all bool) []change {
+	var out []change
 	k := evaluator.NewCompiler()
-	for _, r := range recs {
-		if _, ok := skip[r.Key]; ok || r.Unchanged {
+	for i, r := range recs {
+		if r.Unchanged {
 			continue
 		}
-		o, had := old.flags.get(r.Key)
+		var o *entry
+		had := false
+		if base != nil {
+			o, had = base.flags.get(r.Key)
+		}
 		gone := errors.Is(r.Err, store.ErrNotFound)
 		if (gone && !had) || (had && !gone && o.fingerprint == r.Fingerprint) {
+			continue
+		}
+		c := change{key: r.Key, err: r.Err}
+		if !gone {
+			c.e = newEntry(r, k)
+		}
+		out = append(out, c)
+		if i%512 == 511 {
+			// A bulk read compiles for a while: let the loop's own
+			// reloads and the evaluations have the processor in between.
+			runtime.Gosched()
+		}
+	}
+	if all && base != nil {
+		stored := make(map[string]struct{}, len(recs))
+		for _, r := range recs {
+			stored[r.Key] = struct{}{}
+		}
+		for key := range base.flags.all {
+			if _, ok := stored[key]; !ok {
+				out = append(out, change{key: key})
+			}
+		}
+	}
+	return out
+}
+
+// apply returns a new snapshot with the changes made (see prepare) and the
+// keys that changed, sorted. Keys in skip are left as old has them; a
+// change old already holds (the same fingerprint, or the removal of a flag
+// it does not have) changes nothing. When nothing changed it returns old
+// itself. It costs O(changes), not O(flags): only the shards the changes
+// touch are copied.
+func (old *snapshot) apply(chs []change, skip map[string]struct{}) (*snapshot, []string) {
+	var changed []string
+	var ed *flagEdit
+	for _, c := range chs {
+		if _, ok := skip[c.key]; ok {
+			continue
+		}
+		o, had := old.flags.get(c.key)
+		if (c.e == nil && !had) || (had && c.e != nil && o.fingerprint == c.e.fingerprint) {
 			continue
 		}
 		if ed == nil {
 			ed = edit(old.flags)
 		}
-		if gone {
-			ed.remove(r.Key)
+		if c.e == nil {
+			ed.remove(c.key)
 		} else {
-			ed.set(r.Key, newEntry(r, k))
+			ed.set(c.key, c.e)
 		}
-		changed = append(changed, r.Key)
+		changed = append(changed, c.key)
 	}
 	if ed == nil {
 		return old, nil

@@ -16,6 +16,12 @@ import (
 // a notice reloaded while a read was out keeps the notice's version
 // (docs/design.md §11).
 
+// bulkBatch is how many flags one transaction of a read off the loop
+// covers: ~500 commands with 3 environments, which Redis runs in about a
+// millisecond, so that a change notice's reload (and every other client of
+// the server) waits behind it that long at most (store.WithLoadBatch).
+const bulkBatch = 24
+
 // bgJob is a read the session runs off its loop; one at a time.
 type bgJob struct {
 	kind jobKind
@@ -32,10 +38,12 @@ const (
 
 // bgResult is what a bgJob read.
 type bgResult struct {
-	job  bgJob
-	recs []store.Record
-	keys []string // jobIndex: every flag key stored, sorted
-	err  error
+	job bgJob
+	// changes are what the read changes in the snapshot the job started
+	// from, compiled off the loop (prepare).
+	changes []change
+	keys    []string // jobIndex: every flag key stored, sorted
+	err     error
 }
 
 // sweeper paces the sweep. It is owned by the session's loop.
@@ -124,16 +132,23 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// runJob performs a job; it runs on its own goroutine.
-func (p *Provider) runJob(ctx context.Context, job bgJob, known store.Known) bgResult {
+// runJob performs a job against base, the snapshot when it started; it
+// runs on its own goroutine, and so does the compiling of what it read.
+func (p *Provider) runJob(ctx context.Context, job bgJob, base *snapshot) bgResult {
 	res := bgResult{job: job}
+	known := knownOf(base)
+	var recs []store.Record
 	switch job.kind {
 	case jobFull:
-		res.recs, res.err = p.store.LoadAllChanged(ctx, known)
+		recs, res.err = p.bulk.LoadAllChanged(ctx, known)
 	case jobIndex:
 		res.keys, res.err = p.store.FlagKeys(ctx)
+		recs = goneFrom(base, res.keys)
 	case jobChunk:
-		res.recs, res.err = p.store.LoadChanged(ctx, known, job.keys...)
+		recs, res.err = p.bulk.LoadChanged(ctx, known, job.keys...)
+	}
+	if res.err == nil {
+		res.changes = prepare(recs, base, job.kind == jobFull)
 	}
 	return res
 }
@@ -152,14 +167,14 @@ func knownOf(s *snapshot) store.Known {
 	}
 }
 
-// goneFrom returns the snapshot's keys that are not in stored (sorted), but
-// for those in keep: flags the index no longer lists.
-func goneFrom(s *snapshot, stored []string, keep map[string]struct{}) []store.Record {
+// goneFrom returns the snapshot's keys that are not in stored (sorted):
+// flags the index no longer lists.
+func goneFrom(s *snapshot, stored []string) []store.Record {
+	if s == nil {
+		return nil
+	}
 	var gone []store.Record
 	for k := range s.flags.all {
-		if _, ok := keep[k]; ok {
-			continue
-		}
 		if _, found := slices.BinarySearch(stored, k); !found {
 			gone = append(gone, store.Record{Key: k, Err: store.ErrNotFound})
 		}

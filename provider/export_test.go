@@ -1,0 +1,6 @@
+package provider
+
+// FullLoads returns how many reads of every flag the provider has merged
+// off its loop (BenchmarkPropagation's evidence that it measured during
+// resyncs).
+func FullLoads(p *Provider) int64 { return p.stats.fullLoads.Load() }
