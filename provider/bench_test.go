@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -101,24 +102,71 @@ func BenchmarkProvider(b *testing.B) {
 }
 
 // BenchmarkPropagation measures write-to-served latency: a store write
-// followed by ten subscribed providers (each with its own connection)
-// serving the new definition. Each provider reports when its snapshot has
-// the change (its PROVIDER_CONFIGURATION_CHANGED event), and the benchmark
-// checks the value is served. It reports p50 and p99 over every provider
-// and write, in milliseconds.
+// followed by subscribed providers (each with its own connection) serving
+// the new definition. Each provider reports when its snapshot has the
+// change (a PROVIDER_CONFIGURATION_CHANGED event naming the flag), and the
+// benchmark checks the value is served. It reports p50 and p99 over every
+// provider and write, in milliseconds.
+//
+//   - flags=1/providers=10: ten providers over the one flag written.
+//   - flags=N/during-resync: a provider (one per process, as applications
+//     run it) over N tutorial flags (× 3 environments) that reads every
+//     flag again without pause
+//     (WithResyncBudget(0), the shortest interval), so that each write
+//     lands while a resync is being read (issue 18: changes keep their
+//     latency during resyncs); full-loads/op is how many such reads the
+//     provider merged per write. 100,000 flags with
+//     REDISFLAGS_BENCH_LARGE=1.
 func BenchmarkPropagation(b *testing.B) {
-	srv := redistest.Start(b)
-	ctx := context.Background()
-	w := store.New(srv.Client(b))
-	_, err := w.Upsert(ctx, benchFlag())
-	require.NoError(b, err)
-	const n = 10
-	providers := make([]*provider.Provider, n)
-	for i := range providers {
-		providers[i] = startedProvider(b, srv.Client(b), provider.WithResyncInterval(time.Hour))
+	b.Run("flags=1/providers=10", func(b *testing.B) {
+		srv := redistest.Start(b)
+		providers := make([]*provider.Provider, 10)
+		for i := range providers {
+			providers[i] = startedProvider(b, srv.Client(b), provider.WithResyncInterval(time.Hour))
+		}
+		measurePropagation(b, store.New(srv.Client(b)), providers)
+	})
+	sizes := []int{10_000}
+	if os.Getenv("REDISFLAGS_BENCH_LARGE") != "" {
+		sizes = append(sizes, 100_000)
 	}
-	// Setting up wrote the flag ten times: let those changes arrive and
-	// drop their events.
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("flags=%d/during-resync", n), func(b *testing.B) {
+			srv := redistest.Start(b)
+			writeManyFlags(b, srv.BulkClient(b), n, 3)
+			providers := make([]*provider.Provider, 1)
+			for i := range providers {
+				providers[i] = startedProvider(b, srv.BulkClient(b),
+					provider.WithResyncBudget(0), provider.WithResyncInterval(0),
+					provider.WithInitTimeout(5*time.Minute))
+			}
+			// Wait until each provider has merged a resync: from then on
+			// one is always being read.
+			for _, p := range providers {
+				for provider.FullLoads(p) == 0 {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			before := int64(0)
+			for _, p := range providers {
+				before += provider.FullLoads(p)
+			}
+			measurePropagation(b, store.New(srv.Client(b)), providers)
+			loads := -before
+			for _, p := range providers {
+				loads += provider.FullLoads(p)
+			}
+			b.ReportMetric(float64(loads)/float64(b.N), "full-loads/op")
+		})
+	}
+}
+
+// measurePropagation writes benchFlag with a new allowlisted user per
+// iteration and waits for every provider to serve it.
+func measurePropagation(b *testing.B, w *store.Store, providers []*provider.Provider) {
+	ctx := context.Background()
+	// Setting up wrote the flag once per provider: let those changes
+	// arrive and drop their events.
 	time.Sleep(200 * time.Millisecond)
 	for _, p := range providers {
 		for len(p.EventChannel()) > 0 {
@@ -141,12 +189,12 @@ func BenchmarkPropagation(b *testing.B) {
 		}
 		for _, p := range providers {
 			for ev := range p.EventChannel() {
-				if ev.EventType == of.ProviderConfigChange {
+				if ev.EventType == of.ProviderConfigChange && slices.Contains(ev.FlagChanges, f.Key) {
 					break
 				}
 			}
 			lat = append(lat, time.Since(start))
-			if !p.BooleanEvaluation(ctx, "checkout-banner", false, of.FlattenedContext{"targetingKey": subject}).Value {
+			if !p.BooleanEvaluation(ctx, f.Key, false, of.FlattenedContext{"targetingKey": subject}).Value {
 				b.Fatalf("change event before the change is served")
 			}
 		}
