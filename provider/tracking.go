@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // invalidateChannel is where Redis sends client-tracking invalidations to
@@ -45,6 +46,10 @@ func (p *Provider) subscribe(ctx context.Context) *subscription {
 	opt := *c.Options()
 	opt.Protocol = 2 // invalidations as pub/sub messages, which PubSub reads
 	opt.PoolSize, opt.MinIdleConns, opt.MaxIdleConns = 1, 0, 0
+	// Options holds its maintenance-notification config by pointer, which
+	// go-redis writes on; the copy must not share the user's. RESP2 carries
+	// no such notifications anyway.
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	userOnConnect := opt.OnConnect
 	prefixes := p.store.TrackingPrefixes()
 	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
