@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,8 @@ type Store struct {
 	simple string // prefix of simple flags; "" when off
 	large  int64  // large-set threshold; 0: load every allowlist
 	outbox bool   // every write appends an event to P:outbox (WithOutbox)
+	// noScript is set once the server refused load.lua: loads pipeline.
+	noScript atomic.Bool
 }
 
 // Option configures a Store.
