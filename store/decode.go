@@ -154,7 +154,6 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
 		re := r.envs[name]
-		path := "environments." + name
 		var env evaluator.Environment
 		var e string
 		var ok bool
@@ -162,22 +161,28 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 			// No caller can ask for this environment (names are checked
 			// first), and direct mode never reads it: in tolerant mode it
 			// is this environment's problem only, as in direct mode.
-			err = decodeError(r.key, path, name, "is not a valid environment name")
+			err = decodeError(r.key, "environments."+name, name, "is not a valid environment name")
 		} else {
+			// The fields' paths are named only in an error (atField): a
+			// load decodes every field of every flag.
 			e, ok = re.hash["enabled"]
-			env.Enabled, err = decodeBool(r.key, path+".enabled", e, ok)
+			env.Enabled, err = decodeBool(r.key, "", e, ok)
+			err = atField(err, name, ".enabled")
 		}
 		if err == nil {
 			p, ok := re.hash["rolloutPercent"]
-			env.RolloutPercent, err = decodePercent(r.key, path+".rolloutPercent", p, ok)
+			env.RolloutPercent, err = decodePercent(r.key, "", p, ok)
+			err = atField(err, name, ".rolloutPercent")
 		}
 		if err == nil {
 			val, ok := re.hash["value"]
-			env.Value, err = decodeValue(r.key, path+".value", val, ok)
+			env.Value, err = decodeValue(r.key, "", val, ok)
+			err = atField(err, name, ".value")
 		}
 		if err == nil {
 			ro, ok := re.hash["rollout"]
-			env.Rollout, err = decodeRollout(r.key, path+".rollout", ro, ok)
+			env.Rollout, err = decodeRollout(r.key, "", ro, ok)
+			err = atField(err, name, ".rollout")
 		}
 		if err != nil {
 			if !tolerant {
@@ -212,6 +217,15 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 		return evaluator.Flag{}, nil, decodeError(r.key, field, r.hash[top], msg)
 	}
 	return f, envErrs, nil
+}
+
+// atField names the field of environment env a *DecodeError made without
+// one is about ("environments.<env><leaf>").
+func atField(err error, env, leaf string) error {
+	if de, ok := err.(*DecodeError); ok && de.Field == "" {
+		de.Field = "environments." + env + leaf
+	}
+	return err
 }
 
 // sortedNonEmpty returns the members sorted, without the empty string (an
