@@ -2,7 +2,6 @@ package evaluator
 
 import (
 	"errors"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -262,7 +261,7 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		}
 		vf.metadata = m
 	}
-	for i, name := range slices.Sorted(maps.Keys(envMap)) {
+	for i, name := range sortedKeys(envMap) {
 		env := envMap[name]
 		payload, err := k.payload(env.Value)
 		if err != nil {
