@@ -37,8 +37,10 @@ const (
 	// pipelined path, so that the script's memory and run time stay small.
 	scriptSetCap = 10_000
 	// scriptBudget is the number of fields and members after which the
-	// script stops and the rest of its batch is asked again.
-	scriptBudget = 200_000
+	// script stops and the rest of its batch is asked again, so that one
+	// call does not hold the server (a script runs alone) nor build a
+	// large reply: a batch of tutorial flags returns ~10,000.
+	scriptBudget = 20_000
 )
 
 // scriptable reports whether loads may use load.lua.
