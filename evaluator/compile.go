@@ -2,7 +2,6 @@ package evaluator
 
 import (
 	"errors"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -238,6 +237,10 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 	if err := v.orNil(); err != nil {
 		return nil, err
 	}
+	// The environments are copied one by one below into envs; the map
+	// itself is not kept, so only the rest of the definition is cloned.
+	envMap := f.Environments
+	f.Environments = nil
 	f = f.Clone()
 	scheme, _ := ParseScheme(f.Bucketing)
 	f.Key, f.Description, f.UpdatedAt = k.str(f.Key), k.str(f.Description), k.str(f.UpdatedAt)
@@ -245,8 +248,8 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		key:            f.Key,
 		defaultEnabled: f.DefaultEnabled,
 		version:        f.Version,
-		envs:           make([]CompiledEnvironment, len(f.Environments)),
-		hasEnvs:        f.Environments != nil,
+		envs:           make([]CompiledEnvironment, len(envMap)),
+		hasEnvs:        envMap != nil,
 		scheme:         scheme,
 		salt:           f.Salt,
 		variant:        vf,
@@ -258,8 +261,8 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		}
 		vf.metadata = m
 	}
-	for i, name := range slices.Sorted(maps.Keys(f.Environments)) {
-		env := f.Environments[name]
+	for i, name := range sortedKeys(envMap) {
+		env := envMap[name]
 		payload, err := k.payload(env.Value)
 		if err != nil {
 			v := &ValidationError{Flag: f.Key}
@@ -270,7 +273,12 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		env.UpdatedAt = k.str(env.UpdatedAt)
 		if string(env.Value) == string(payload.Raw) {
 			env.Value = payload.Raw // the same bytes: keep one copy
+		} else {
+			env.Value = slices.Clone(env.Value)
 		}
+		env.AllowlistUsers = slices.Clone(env.AllowlistUsers)
+		env.AllowlistRegions = slices.Clone(env.AllowlistRegions)
+		env.Rollout = env.Rollout.Clone()
 		k.strList(env.AllowlistUsers)
 		k.strList(env.AllowlistRegions)
 		ce := &c.envs[i]
@@ -295,8 +303,7 @@ func compile(f Flag, k *Compiler) (*Compiled, error) {
 		ce.metadata = k.metadataSet(name, &f, &env, vf != nil)
 		c.large = c.large || env.HasLargeAllowlist()
 	}
-	f.Environments = nil // kept in envs[i].def
-	c.def = f
+	c.def = f // without its Environments: they are kept in envs[i].def
 	return c, nil
 }
 

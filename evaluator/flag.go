@@ -2,7 +2,6 @@ package evaluator
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 )
 
@@ -142,5 +141,5 @@ func (e Environment) clone() Environment {
 
 // EnvironmentNames returns the flag's environment names, sorted.
 func (f Flag) EnvironmentNames() []string {
-	return slices.Sorted(maps.Keys(f.Environments))
+	return sortedKeys(f.Environments)
 }

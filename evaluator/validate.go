@@ -117,6 +117,11 @@ func validate(f Flag) *ValidationError {
 	}
 	for _, name := range f.EnvironmentNames() {
 		env := f.Environments[name]
+		// path is built only for an environment that has a problem or a
+		// rollout: a load validates every environment of every flag.
+		if envFine(&f, name, &env) {
+			continue
+		}
 		path := "environments." + name
 		if !ValidName(name) {
 			v.add(path, "environment name %s", nameProblem(name))
@@ -151,6 +156,28 @@ func validate(f Flag) *ValidationError {
 		}
 	}
 	return v
+}
+
+// envFine reports, cheaply, that the environment has none of the problems
+// validate looks for, so that validate can skip it.
+func envFine(f *Flag, name string, env *Environment) bool {
+	if !ValidName(name) || env.RolloutPercent < 0 || env.RolloutPercent > 100 || env.Rollout != nil {
+		return false
+	}
+	if len(env.Value) > 0 && !json.Valid(env.Value) {
+		return false
+	}
+	for _, u := range env.AllowlistUsers {
+		if u == "" {
+			return false
+		}
+	}
+	for _, r := range env.AllowlistRegions {
+		if r == "" {
+			return false
+		}
+	}
+	return !f.IsVariantFlag()
 }
 
 // validateRich checks the rich fields that apply to every flag.

@@ -3,12 +3,20 @@ package evaluator
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 )
 
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+func sortedKeys[V any](m map[string]V) []string {
+	// One allocation of the right size: slices.Sorted(maps.Keys(m)) grows
+	// its slice from empty, and a load sorts the keys of every flag.
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
 
 // variantFlag is the compiled form of a variant flag's rich fields.
 // Immutable.

@@ -307,7 +307,7 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 		wg.Wait()
 	}()
 
-	sw := &sweeper{budget: p.cfg.resyncBudget, interval: p.cfg.resyncInterval, large: p.cfg.largeSet > 0}
+	sw := &sweeper{budget: p.cfg.resyncBudget, interval: p.cfg.resyncInterval, cost: p.bulk.LoadCost}
 	var (
 		jobs    = make(chan bgResult, 1) // the one job out; never blocks its sender
 		running bool

@@ -50,7 +50,9 @@ type bgResult struct {
 type sweeper struct {
 	budget   float64       // commands per second; 0: unbudgeted (a full load per interval)
 	interval time.Duration // a cycle starts at most this often
-	large    bool          // allowlists are read with a script (store.WithLargeSetThreshold)
+	// cost is what reading a flag of so many environments costs Redis, in
+	// commands (store.LoadCost).
+	cost func(envs int) float64
 
 	cycle      []string  // the keys of this cycle, sorted; nil: the cycle starts with jobIndex
 	pos        int       // the next key of cycle to read
@@ -58,18 +60,6 @@ type sweeper struct {
 	next       time.Time // when the next job may start
 }
 
-// readCost estimates the Redis commands (as INFO commandstats counts them,
-// commands run by scripts included) that reading a flag with envs
-// environments costs in a load: the environment set twice and the flag hash,
-// then per environment its hash and two allowlists, each SMEMBERS or a
-// script running SCARD and SMEMBERS. TestIdleCost measures the real count.
-func (w *sweeper) readCost(envs int) float64 {
-	perEnv := 3.0
-	if w.large {
-		perEnv = 7
-	}
-	return 3 + perEnv*float64(envs)
-}
 
 // envCount is how many environments the snapshot holds for a flag (3 for
 // a flag it does not know).
@@ -100,8 +90,8 @@ func (w *sweeper) job(now time.Time, s *snapshot) bgJob {
 	// About one second of budget per chunk, at least one flag.
 	var cost float64
 	start := w.pos
-	for w.pos < len(w.cycle) && (w.pos == start || cost+w.readCost(envCount(s, w.cycle[w.pos])) <= w.budget) {
-		cost += w.readCost(envCount(s, w.cycle[w.pos]))
+	for w.pos < len(w.cycle) && (w.pos == start || cost+w.cost(envCount(s, w.cycle[w.pos])) <= w.budget) {
+		cost += w.cost(envCount(s, w.cycle[w.pos]))
 		w.pos++
 	}
 	keys := w.cycle[start:w.pos]

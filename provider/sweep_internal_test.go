@@ -32,7 +32,11 @@ func TestSweepPacesChunksByTheBudget(t *testing.T) {
 		{budget: 1000, large: false, perChunk: 83, chunkCost: 996},
 	} {
 		t.Run(fmt.Sprintf("budget=%v/large=%v", tc.budget, tc.large), func(t *testing.T) {
-			w := &sweeper{budget: tc.budget, interval: time.Hour, large: tc.large}
+			perEnv := 3.0
+			if tc.large {
+				perEnv = 7
+			}
+			w := &sweeper{budget: tc.budget, interval: time.Hour, cost: func(envs int) float64 { return 3 + perEnv*float64(envs) }}
 			j := w.job(now, nil)
 			require.Equal(t, jobIndex, j.kind, "a cycle starts by reading the flag keys")
 			w.started(keys)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,9 +151,8 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 	if err := decodeRich(r.key, r.hash, &f); err != nil {
 		return evaluator.Flag{}, nil, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
+	for _, name := range sortedKeys(r.envs) {
 		re := r.envs[name]
-		path := "environments." + name
 		var env evaluator.Environment
 		var e string
 		var ok bool
@@ -162,22 +160,28 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 			// No caller can ask for this environment (names are checked
 			// first), and direct mode never reads it: in tolerant mode it
 			// is this environment's problem only, as in direct mode.
-			err = decodeError(r.key, path, name, "is not a valid environment name")
+			err = decodeError(r.key, "environments."+name, name, "is not a valid environment name")
 		} else {
+			// The fields' paths are named only in an error (atField): a
+			// load decodes every field of every flag.
 			e, ok = re.hash["enabled"]
-			env.Enabled, err = decodeBool(r.key, path+".enabled", e, ok)
+			env.Enabled, err = decodeBool(r.key, "", e, ok)
+			err = atField(err, name, ".enabled")
 		}
 		if err == nil {
 			p, ok := re.hash["rolloutPercent"]
-			env.RolloutPercent, err = decodePercent(r.key, path+".rolloutPercent", p, ok)
+			env.RolloutPercent, err = decodePercent(r.key, "", p, ok)
+			err = atField(err, name, ".rolloutPercent")
 		}
 		if err == nil {
 			val, ok := re.hash["value"]
-			env.Value, err = decodeValue(r.key, path+".value", val, ok)
+			env.Value, err = decodeValue(r.key, "", val, ok)
+			err = atField(err, name, ".value")
 		}
 		if err == nil {
 			ro, ok := re.hash["rollout"]
-			env.Rollout, err = decodeRollout(r.key, path+".rollout", ro, ok)
+			env.Rollout, err = decodeRollout(r.key, "", ro, ok)
+			err = atField(err, name, ".rollout")
 		}
 		if err != nil {
 			if !tolerant {
@@ -214,6 +218,25 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 	return f, envErrs, nil
 }
 
+// sortedKeys returns m's keys sorted, in one allocation.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// atField names the field of environment env a *DecodeError made without
+// one is about ("environments.<env><leaf>").
+func atField(err error, env, leaf string) error {
+	if de, ok := err.(*DecodeError); ok && de.Field == "" {
+		de.Field = "environments." + env + leaf
+	}
+	return err
+}
+
 // sortedNonEmpty returns the members sorted, without the empty string (an
 // empty subject never matches, as no evaluation has one).
 func sortedNonEmpty(members []string) []string {
@@ -232,13 +255,13 @@ func sortedNonEmpty(members []string) []string {
 
 // fingerprint is a hash of everything stored for the flag, used to tell
 // whether a flag changed between two loads without comparing definitions.
+// It is FNV-1a (64 bits) of the fields, members and separators below,
+// written out so that it allocates nothing: the load fingerprints every
+// flag.
 func (r rawFlag) fingerprint() uint64 {
-	h := fnv.New64a()
-	// One scratch buffer for the sorted names and one for the bytes written:
-	// the load fingerprints every flag, so this path avoids allocating per
-	// field.
-	var names []string
-	var buf []byte
+	h := fnv64a(fnvOffset)
+	var scratch [16]string
+	names := scratch[:0]
 	writeHash := func(m map[string]string) {
 		names = names[:0]
 		for k := range m {
@@ -246,40 +269,60 @@ func (r rawFlag) fingerprint() uint64 {
 		}
 		slices.Sort(names)
 		for _, k := range names {
-			buf = append(buf[:0], k...)
-			buf = append(buf, 0)
-			buf = append(buf, m[k]...)
-			buf = append(buf, 0)
-			h.Write(buf)
+			h.str(k)
+			h.byte(0)
+			h.str(m[k])
+			h.byte(0)
 		}
-		h.Write([]byte{1})
+		h.byte(1)
 	}
 	writeSet := func(s []string) {
 		names = append(names[:0], s...)
 		slices.Sort(names)
 		for _, m := range names {
-			buf = append(buf[:0], m...)
-			buf = append(buf, 0)
-			h.Write(buf)
+			h.str(m)
+			h.byte(0)
 		}
-		h.Write([]byte{2})
+		h.byte(2)
 	}
 	writeHash(r.hash)
-	for _, name := range slices.Sorted(maps.Keys(r.envs)) {
+	var num [20]byte
+	for _, name := range sortedKeys(r.envs) {
 		e := r.envs[name]
-		h.Write([]byte(name))
-		h.Write([]byte{3})
+		h.str(name)
+		h.byte(3)
 		writeHash(e.hash)
 		writeSet(e.users)
 		writeSet(e.regions)
 		// A large set is fingerprinted by its size only: its members are
 		// asked live, so a change of members needs no new snapshot.
-		buf = strconv.AppendInt(buf[:0], e.largeUsers, 10)
-		buf = append(buf, 0)
-		buf = strconv.AppendInt(buf, e.largeRegions, 10)
-		h.Write(buf)
+		h.bytes(strconv.AppendInt(num[:0], e.largeUsers, 10))
+		h.byte(0)
+		h.bytes(strconv.AppendInt(num[:0], e.largeRegions, 10))
 	}
-	return h.Sum64()
+	return uint64(h)
+}
+
+// fnv64a is the state of an FNV-1a hash, as hash/fnv's New64a computes it.
+type fnv64a uint64
+
+const (
+	fnvOffset fnv64a = 14695981039346656037
+	fnvPrime  fnv64a = 1099511628211
+)
+
+func (h *fnv64a) byte(c byte) { *h = (*h ^ fnv64a(c)) * fnvPrime }
+
+func (h *fnv64a) str(s string) {
+	for i := 0; i < len(s); i++ {
+		h.byte(s[i])
+	}
+}
+
+func (h *fnv64a) bytes(b []byte) {
+	for _, c := range b {
+		h.byte(c)
+	}
 }
 
 // wrongTypeError is the DecodeError of a flag one of whose Redis keys holds

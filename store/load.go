@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -141,18 +143,9 @@ func (s *Store) LoadChanged(ctx context.Context, known Known, flagKeys ...string
 	flagKeys = slices.Clone(flagKeys)
 	slices.Sort(flagKeys)
 	flagKeys = slices.Compact(flagKeys)
-	out := make([]Record, 0, len(flagKeys))
-	size := loadBatch
-	if s.batch > 0 {
-		size = s.batch
-	}
-	for start := 0; start < len(flagKeys); start += size {
-		batch := flagKeys[start:min(start+size, len(flagKeys))]
-		recs, err := s.loadBatch(ctx, batch, known)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, recs...)
+	out, err := s.loadBatches(ctx, known, flagKeys)
+	if err != nil {
+		return nil, err
 	}
 	if s.simple != "" {
 		// Flags not in the tutorial's layout may be simple flags.
@@ -175,7 +168,76 @@ func (s *Store) LoadChanged(ctx context.Context, known Known, flagKeys ...string
 	return out, nil
 }
 
-func (s *Store) loadBatch(ctx context.Context, flagKeys []string, known Known) ([]Record, error) {
+// loadWorkers is how many batches a load reads at once, each on its own
+// connection: Redis runs one batch's script while this process decodes
+// another's reply.
+const loadWorkers = 2
+
+// loadBatches reads flagKeys (sorted) in batches, loadWorkers at a time,
+// and returns their records in order.
+func (s *Store) loadBatches(ctx context.Context, known Known, flagKeys []string) ([]Record, error) {
+	out := make([]Record, len(flagKeys))
+	size, workers := loadBatch, loadWorkers
+	if s.batch > 0 {
+		// A reader in no hurry (WithLoadBatch): small batches, one at a time.
+		size, workers = s.batch, 1
+	}
+	batches := (len(flagKeys) + size - 1) / size
+	workers = min(workers, batches)
+	if workers <= 1 {
+		l := newLoader(s, known)
+		for start := 0; start < len(flagKeys); start += size {
+			end := min(start+size, len(flagKeys))
+			recs, err := s.loadBatch(ctx, l, flagKeys[start:end])
+			if err != nil {
+				return nil, err
+			}
+			copy(out[start:end], recs)
+		}
+		return out, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			l := newLoader(s, known)
+			for {
+				b := int(next.Add(1) - 1)
+				if b >= batches || ctx.Err() != nil {
+					return
+				}
+				start := b * size
+				end := min(start+size, len(flagKeys))
+				recs, err := s.loadBatch(ctx, l, flagKeys[start:end])
+				if err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+				copy(out[start:end], recs)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadBatchPipelined reads one batch with two pipelined round trips: the
+// environment sets, then a MULTI/EXEC of everything else and the
+// environment sets again (a flag whose set changed in between is read
+// again). It is the load for clients and servers load.lua cannot serve.
+func (s *Store) loadBatchPipelined(ctx context.Context, flagKeys []string, known Known) ([]Record, error) {
 	recs := make([]Record, len(flagKeys))
 	pending := make([]int, len(flagKeys))
 	for i, k := range flagKeys {

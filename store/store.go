@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,7 +37,10 @@ type Store struct {
 	simple string // prefix of simple flags; "" when off
 	large  int64  // large-set threshold; 0: load every allowlist
 	outbox bool   // every write appends an event to P:outbox (WithOutbox)
-	batch  int    // flags per load transaction; 0: loadBatch
+	batch  int    // flags per load transaction, one at a time; 0: loadBatch, several at once
+	// noScript is set once the server refused load.lua: loads pipeline.
+	// Shared with the Stores WithLoadBatch makes.
+	noScript *atomic.Bool
 }
 
 // WithLoadBatch returns a Store like s whose loads read n flags per
@@ -90,7 +94,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now, simple: c.simple, large: c.large, outbox: c.outbox}
+	return &Store{rdb: rdb, keys: keys{prefix: c.prefix}, now: c.now, simple: c.simple, large: c.large, outbox: c.outbox, noScript: new(atomic.Bool)}
 }
 
 // Prefix returns the key prefix.
