@@ -144,13 +144,12 @@ const DefaultResyncBudget = 40
 
 // WithResyncBudget paces the resync to about perSecond Redis commands per
 // second (as INFO commandstats counts them), so that an idle provider costs
-// Redis little at any flag count: reading a flag costs about 3 + 7 × its
-// environments commands (3 + 3 × with WithLargeAllowlists(0, …)), so at the
-// default of 40 a cycle over 1,000 flags of 3 environments takes ~10
-// minutes and over 100,000 ~17 hours. That is the bound on a raw write's
-// delay only without client tracking (WithClientTracking) and keyspace
-// notifications, which tell of raw writes at once; README's "Freshness"
-// gives the table. perSecond ≤ 0 removes the budget: every flag is read at
+// Redis little at any flag count: reading a flag of 3 environments costs
+// about 17 commands (store.LoadCost), so at the default of 40 a cycle over
+// 1,000 such flags takes ~7 minutes and over 100,000 ~12 hours. That is the
+// bound on a raw write's delay only without client tracking
+// (WithClientTracking) and keyspace notifications, which tell of raw writes
+// at once; README's "Freshness" gives the table. perSecond ≤ 0 removes the budget: every flag is read at
 // once, every WithResyncInterval.
 func WithResyncBudget(perSecond float64) Option {
 	return func(c *config) { c.resyncBudget = max(perSecond, 0) }

@@ -60,7 +60,6 @@ type sweeper struct {
 	next       time.Time // when the next job may start
 }
 
-
 // envCount is how many environments the snapshot holds for a flag (3 for
 // a flag it does not know).
 func envCount(s *snapshot, key string) int {
