@@ -323,7 +323,7 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment, chain *prere
 			return c.splitResult(in, rule.split, RuleMatch)
 		}
 		idx := rule.variant
-		if idx < 0 {
+		if idx == -1 { // a CEL expression names it
 			if idx, ok = vf.index[name]; !ok {
 				return Result{Bucket: -1, Err: VariantUnknown}
 			}

@@ -332,8 +332,9 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 		Variants:  map[string]json.RawMessage{},
 	}
 	f.Salt, _ = o.str("salt")
+	nInvalid := len(is.list)
 	vars := o.rawValues("variations")
-	if _, present := o.raw("variations"); present && len(vars) == 0 {
+	if _, present := o.raw("variations"); present && len(vars) == 0 && len(is.list) == nInvalid {
 		is.unsupported("variations", "", "a flag without variations always serves the caller's default, which a redisflags variant flag cannot express")
 	} else if !present {
 		is.unsupported("variations", "", "a flag without variations always serves the caller's default, which a redisflags variant flag cannot express")
@@ -465,7 +466,7 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 	// flag whose fallthrough is missing or empty ("fallthrough": {}) serves
 	// its off variation there, so it imports, with a note.
 	ft, ok := o.obj("fallthrough")
-	_, hasVariation := ft.integer("variation")
+	_, hasVariation := ft.raw("variation")
 	_, hasRollout := ft.obj("rollout")
 	switch {
 	case !on && (!ok || (!hasVariation && !hasRollout)):
@@ -586,6 +587,8 @@ func variantName(i int) string { return fmt.Sprint(i) }
 func (d *ldData) variationOrRollout(o ldObj, path string, is *ldIssues, index func(string, int) string) (string, *evaluator.Split) {
 	if v, ok := o.integer("variation"); ok {
 		return index(o.field("variation"), v), nil
+	} else if _, present := o.raw("variation"); present {
+		return "", nil // not a number: reported, and the whole flag is malformed
 	}
 	ro, ok := o.obj("rollout")
 	if !ok {
