@@ -309,16 +309,19 @@ type ldFlag struct {
 func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 	r := &ldFlag{}
 	is := &r.is
+	if !evaluator.ValidName(key) {
+		is.unsupported("key", "", "%q is not a valid redisflags flag key (1–128 letters, digits, '.', '_', '-')", key)
+		return r
+	}
 	o, ok := newLDObj(raw, "", is)
 	if !ok {
+		r.f = d.malformedFlag(key, false, evaluator.Flag{}, is)
+		r.f.Malformed = malformedReasons(is.warnings)
+		ldValidate(&r.f, is)
 		return r
 	}
 	if k, _ := o.str("key"); k != key {
 		is.invalid("key", "is %q; LaunchDarkly hashes rollouts with it, so it must equal the flag's key %q", k, key)
-	}
-	if !evaluator.ValidName(key) {
-		is.unsupported("key", "", "%q is not a valid redisflags flag key (1–128 letters, digits, '.', '_', '-')", key)
-		return r
 	}
 	if o.boolean("deleted") {
 		r.deleted = true
@@ -372,6 +375,10 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 		// variant name no variant has.
 		if pk == key {
 			is.invalid(fmt.Sprintf("prerequisites[%d].key", i), "names the flag itself")
+			continue
+		}
+		if !evaluator.ValidName(pk) {
+			is.unsupported(fmt.Sprintf("prerequisites[%d].key", i), "", "names flag %q, whose key redisflags cannot store", pk)
 			continue
 		}
 		if _, inFlags := d.flagRaw[pk]; !inFlags {
