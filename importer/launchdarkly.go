@@ -510,14 +510,30 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 // entry's, …): the flag answers every evaluation with the malformed marker,
 // and its invalid problems become warnings. LaunchDarkly's SDK refuses to
 // load such data at all; see docs/design.md.
+//
+// When only segments the flag uses are malformed (a segment that reaches
+// itself, a malformed segment clause), the flag itself read well: switched
+// off it serves its off variation, as in LaunchDarkly, which fails only
+// the evaluations that reach the segment; switched on, every evaluation
+// fails (LaunchDarkly fails those that reach the segment's clause).
 func (d *ldData) malformedFlag(key string, on bool, t evaluator.Flag, is *ldIssues) evaluator.Flag {
 	var rest []Problem
+	segmentsOnly := true
+	for _, p := range is.list {
+		if !p.Unsupported && !strings.HasPrefix(p.Field, "segments.") {
+			segmentsOnly = false
+		}
+	}
+	what := " (the whole flag is imported as malformed)"
+	if segmentsOnly {
+		what = " (the flag is imported as malformed wherever it is on)"
+	}
 	for _, p := range is.list {
 		if p.Unsupported {
 			rest = append(rest, p)
 			continue
 		}
-		is.warnings = append(is.warnings, Problem{Field: p.Field, Message: p.Message + " (the whole flag is imported as malformed)"})
+		is.warnings = append(is.warnings, Problem{Field: p.Field, Message: p.Message + what})
 	}
 	is.list = rest
 	f := evaluator.Flag{
@@ -528,6 +544,9 @@ func (d *ldData) malformedFlag(key string, on bool, t evaluator.Flag, is *ldIssu
 		DefaultVariant: evaluator.MalformedVariant,
 		OffVariant:     evaluator.MalformedVariant,
 		Salt:           t.Salt,
+	}
+	if segmentsOnly {
+		f.OffVariant = t.OffVariant
 	}
 	if len(f.Variants) == 0 {
 		// Never served: every serving point is the marker.
