@@ -292,8 +292,9 @@ func metaString(m map[string]any, k string) string {
 	return ""
 }
 
-// warnings are the list's lint warnings: the kill date has passed, or a
-// rollout has sat at 0 % or 100 % for longer than stuckAfter.
+// warnings are the list's lint warnings: the kill date has passed, a part
+// of an imported flag was malformed (Flag.Malformed), or a rollout has sat
+// at 0 % or 100 % for longer than stuckAfter.
 func warnings(f evaluator.Flag, now time.Time) []string {
 	var out []string
 	if f.ExpiresAt != "" {
@@ -308,6 +309,9 @@ func warnings(f evaluator.Flag, now time.Time) []string {
 		case now.After(t):
 			out = append(out, "kill date "+f.ExpiresAt+" has passed")
 		}
+	}
+	for _, m := range f.Malformed {
+		out = append(out, "malformed in its source data (evaluations that reach it fail): "+m)
 	}
 	if f.IsVariantFlag() {
 		return out

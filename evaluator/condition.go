@@ -52,6 +52,8 @@ const (
 	condAll
 	condAny
 	condNot
+	// condMalformed is OpMalformed (see malformed.go): evaluating it fails.
+	condMalformed
 )
 
 type opCode uint8

@@ -93,6 +93,15 @@ const (
 	PrerequisiteCycle
 	// FlagsUnavailable: Input.Flags could not answer for a prerequisite.
 	FlagsUnavailable
+	// Malformed: the evaluation reached a part of the flag that its source
+	// data had malformed (MalformedVariant; LaunchDarkly's MALFORMED_FLAG
+	// when it serves such a part). As a prerequisite, it is not met.
+	Malformed
+	// MalformedCondition: the evaluation reached a rule condition that
+	// its source data had malformed (OpMalformed; LaunchDarkly's
+	// MALFORMED_FLAG for a clause it cannot read). As a prerequisite, it
+	// fails the evaluation of the flag that needs it, as LaunchDarkly does.
+	MalformedCondition
 )
 
 // List names an allowlist.

@@ -76,6 +76,11 @@ type Flag struct {
 	// differ: "" (redisflags'), SemanticsLaunchDarkly or SemanticsFlagd. See
 	// [SemanticsLaunchDarkly].
 	Semantics string `json:"semantics,omitempty"`
+	// Malformed says why parts of the flag's source data were malformed,
+	// one "field: reason" line each (see malformed.go): the parts are
+	// imported as MalformedVariant and OpMalformed, which fail the
+	// evaluations that reach them. Required when the flag uses either.
+	Malformed []string `json:"malformed,omitempty"`
 }
 
 // Environment holds a flag's settings in one environment.

@@ -69,6 +69,8 @@ func ParseFlag(data []byte, key string) (Flag, error) {
 			decodeField(v, name, raw, &f.Salt)
 		case "semantics":
 			decodeField(v, name, raw, &f.Semantics)
+		case "malformed":
+			decodeField(v, name, raw, &f.Malformed)
 		default:
 			v.add(name, "is not a known field")
 		}

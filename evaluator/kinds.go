@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -348,6 +349,7 @@ func (in *Input) anyKind(c *cond) bool {
 }
 
 func cloneKinds(c *Flag, f Flag) {
+	c.Malformed = slices.Clone(f.Malformed)
 	if f.Targets != nil {
 		c.Targets = make([]Target, len(f.Targets))
 		for i, t := range f.Targets {

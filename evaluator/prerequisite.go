@@ -45,14 +45,7 @@ func (ch *prereqChain) has(key string) bool {
 // compileKinds compiles the LaunchDarkly parts of a variant flag: targets
 // and prerequisites (segments come first, with compileSegments).
 func compileKinds(v *ValidationError, f *Flag, vf *variantFlag) {
-	variant := func(path, name string) int {
-		i, ok := vf.index[name]
-		if !ok {
-			v.add(path, "names variant %q, which the flag does not have", name)
-			return -1
-		}
-		return i
-	}
+	variant := func(path, name string) int { return vf.variantIndex(v, f, path, name) }
 	for i, t := range f.Targets {
 		path := fmt.Sprintf("targets[%d]", i)
 		if t.ContextKind != "" && !validKind(t.ContextKind) {
@@ -94,7 +87,8 @@ type compiledTarget struct {
 	variant int
 }
 
-// target returns the variant of the first target listing the input, or -1.
+// target returns the variant of the first target listing the input (maybe
+// malformedIdx), or -1.
 func (vf *variantFlag) target(in *Input) int {
 	for i := range vf.targets {
 		t := &vf.targets[i]
@@ -151,7 +145,10 @@ func (c *Compiled) checkPrerequisites(in *Input, chain *prereqChain) (failed boo
 		r := pc.evalNested(in, chain)
 		switch r.Err {
 		case NoError:
-		case PrerequisiteCycle, FlagsUnavailable:
+		case PrerequisiteCycle, FlagsUnavailable, MalformedCondition:
+			// LaunchDarkly too fails the whole evaluation on a malformed
+			// clause of a prerequisite (a malformed serving point only
+			// fails the prerequisite: see Malformed).
 			return false, r.Err
 		default:
 			return true, NoError

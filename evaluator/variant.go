@@ -39,6 +39,8 @@ type variantFlag struct {
 	// flagd: the flag follows SemanticsFlagd; usesTime: one of its
 	// conditions reads Input.Now (see flagd.go).
 	flagd, usesTime bool
+	// malformed is Flag.Malformed (see malformed.go).
+	malformed []string
 }
 
 type compiledRule struct {
@@ -77,14 +79,13 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 		vf.names = append(vf.names, name)
 		vf.values = append(vf.values, p)
 	}
-	variant := func(path, name string) int {
-		i, ok := vf.index[name]
-		if !ok {
-			v.add(path, "names variant %q, which the flag does not have", name)
-			return -1
+	vf.malformed = f.Malformed
+	for i, m := range f.Malformed {
+		if m == "" {
+			v.add(fmt.Sprintf("malformed[%d]", i), "must say what is malformed")
 		}
-		return i
 	}
+	variant := func(path, name string) int { return vf.variantIndex(v, f, path, name) }
 	if f.DefaultVariant == "" {
 		v.add("defaultVariant", "is required when the flag has variants")
 	} else {
@@ -105,6 +106,10 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 		}
 		cr := compiledRule{variant: -1}
 		for j, c := range r.Conditions {
+			if c.Op == OpMalformed {
+				cr.conds = append(cr.conds, compileMalformedCondition(v, fmt.Sprintf("%s.conditions[%d]", path, j), c, f))
+				continue
+			}
 			cr.conds = append(cr.conds, compileCondition(v, sc, fmt.Sprintf("%s.conditions[%d]", path, j), c, 0))
 			vf.markTime(&cr.conds[len(cr.conds)-1])
 		}
@@ -135,6 +140,23 @@ func compileVariants(v *ValidationError, f *Flag) *variantFlag {
 	}
 	vf.metadata = compileMetadata(v, f.Metadata)
 	return vf
+}
+
+// variantIndex compiles a variant name that the flag serves: its index, or
+// malformedIdx for MalformedVariant (which needs Flag.Malformed).
+func (vf *variantFlag) variantIndex(v *ValidationError, f *Flag, path, name string) int {
+	if name == MalformedVariant {
+		if len(f.Malformed) == 0 {
+			v.add(path, "names %q, which needs the flag's malformed reasons", MalformedVariant)
+		}
+		return malformedIdx
+	}
+	i, ok := vf.index[name]
+	if !ok {
+		v.add(path, "names variant %q, which the flag does not have", name)
+		return -1
+	}
+	return i
 }
 
 func compileSplit(v *ValidationError, path string, s *Split, vf *variantFlag, ldScheme bool) *compiledSplit {
@@ -180,9 +202,12 @@ func compileLDSplit(v *ValidationError, path string, s *Split, vf *variantFlag, 
 	weights := make([]int, len(s.Weights))
 	for i, w := range s.Weights {
 		p := fmt.Sprintf("%s.weights[%d]", path, i)
-		idx, ok := vf.index[w.Variant]
-		if !ok {
-			v.add(p+".variant", "names variant %q, which the flag does not have", w.Variant)
+		idx := malformedIdx
+		if w.Variant != MalformedVariant || len(vf.malformed) == 0 {
+			var ok bool
+			if idx, ok = vf.index[w.Variant]; !ok {
+				v.add(p+".variant", "names variant %q, which the flag does not have", w.Variant)
+			}
 		}
 		// Any 32-bit weight, as LaunchDarkly takes it: each adds
 		// weight/100000 to the running sum (see ldWeightSums).
@@ -288,14 +313,17 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment, chain *prere
 			return r
 		}
 	}
-	if idx := vf.target(in); idx >= 0 {
+	if idx := vf.target(in); idx != -1 {
 		r.Outcome = TargetMatch
 		vf.serve(&r, idx)
 		return r
 	}
 	for i := range vf.rules {
 		rule := &vf.rules[i]
-		ok, name := rule.holds(in)
+		ok, name, malformed := rule.holds(in)
+		if malformed {
+			return Result{Bucket: -1, Err: MalformedCondition}
+		}
 		if !ok {
 			continue
 		}
@@ -303,7 +331,7 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment, chain *prere
 			return c.splitResult(in, rule.split, RuleMatch)
 		}
 		idx := rule.variant
-		if idx < 0 {
+		if idx == -1 { // a CEL expression names it
 			if idx, ok = vf.index[name]; !ok {
 				return Result{Bucket: -1, Err: VariantUnknown}
 			}
@@ -334,19 +362,31 @@ func (c *Compiled) evalVariant(in *Input, env *CompiledEnvironment, chain *prere
 
 // holds reports whether every condition holds and the CEL expression, if
 // any, allows the rule; name is the variant a string CEL expression named.
-func (rule *compiledRule) holds(in *Input) (ok bool, name string) {
+// malformed is true when the conditions, evaluated in order until one does
+// not hold, reached an OpMalformed one.
+func (rule *compiledRule) holds(in *Input) (ok bool, name string, malformed bool) {
 	for i := range rule.conds {
+		if rule.conds[i].kind == condMalformed {
+			return false, "", true
+		}
 		if !rule.conds[i].eval(in) {
-			return false, ""
+			return false, "", false
 		}
 	}
 	if rule.cel != nil {
-		return rule.cel.eval(in)
+		ok, name = rule.cel.eval(in)
+		return ok, name, false
 	}
-	return true, ""
+	return true, "", false
 }
 
+// serve puts the variant of index idx into r: none for a negative index,
+// and for malformedIdx the error Malformed instead of r's outcome.
 func (vf *variantFlag) serve(r *Result, idx int) {
+	if idx == malformedIdx {
+		*r = Result{Bucket: -1, Err: Malformed}
+		return
+	}
 	if idx < 0 {
 		return
 	}

@@ -1,6 +1,8 @@
 package importer_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/redisflags/redisflags/evaluator"
@@ -97,15 +99,67 @@ func FuzzImportLaunchDarkly(f *testing.F) {
 		`{"flagValues": {"v": "x", "n": 1}}`,
 		`{"flags": {"big": {"key": "big", "on": true, "variations": [true]}}, "segments": {"u": {"key": "u", "unbounded": true}}}`,
 		`{"flags": {}}`, `{}`, `[]`, `null`, ``,
+		// Malformed flags (imported with markers, or whole).
+		`{"flags": {"m": {"key": "m", "on": true, "variations": ["a", "b"], "offVariation": 7,
+			"targets": [{"values": ["u1"], "variation": -1}, {"values": ["u2"]}],
+			"rules": [{"clauses": [{"contextKind": "user", "attribute": "plan", "op": "in", "values": ["pro"]}, {"contextKind": "user", "attribute": "///", "op": "in", "values": ["x"]}], "variation": 1},
+			          {"clauses": [{"op": "in", "values": [""]}], "variation": 0},
+			          {"clauses": [{"contextKind": "bad kind", "attribute": "key", "op": "in", "values": ["u1"]}], "variation": 0},
+			          {"clauses": []}],
+			"fallthrough": {"rollout": {"contextKind": "user", "bucketBy": "/a~", "variations": [{"variation": 5, "weight": 100000}]}}},
+			"n": {"key": "n", "on": true, "variations": [1, 2], "fallthrough": {"rollout": {"variations": [{"variation": 9, "weight": -5}, {"weight": 50000}]}}},
+			"e": {"key": "e", "on": true, "variations": [1], "rules": [{"rollout": {"variations": []}, "clauses": []}]},
+			"w": {"key": "w", "on": "yes", "variations": {"a": 1}, "salt": 5},
+			"k": {"key": "other", "on": false, "variations": [true], "fallthrough": {}},
+			"p": {"key": "p", "on": true, "variations": [1, 2], "prerequisites": [{"key": "m", "variation": -1}, {"key": "p"}], "fallthrough": {"variation": 0}}}}`,
 	)
+	inputs := []evaluator.Input{
+		{},
+		{Subject: "u1"},
+		{Subject: "u2", Attributes: evaluator.MapAttributes{"key": "u2", "plan": "pro", "email": "a@x.io"}},
+		{Subject: "o1", Attributes: evaluator.MapAttributes{"kind": "multi", "org": map[string]any{"key": "o1"}, "user": map[string]any{"key": "u1", "plan": "pro"}}},
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := importer.LaunchDarkly(data)
 		if err != nil {
 			if res != nil && res.Flags != nil {
 				t.Fatalf("an error with flags: %v", err)
 			}
+			// A malformed flag never fails the import: what does is the
+			// file's shape, a key in both flags and flagValues, or
+			// something unsupported.
+			var ie *importer.Error
+			if errors.As(err, &ie) {
+				for _, p := range ie.Problems {
+					if p.Flag != "" && !p.Unsupported && !strings.Contains(p.Message, "is also defined in flags") {
+						t.Fatalf("a flag's problem failed the import: %v", p)
+					}
+				}
+			}
 			return
 		}
 		checkImported(t, res.Flags, nil)
+		warned := map[string]bool{}
+		for _, w := range res.Warnings {
+			if w.Flag == "" || w.Message == "" {
+				t.Fatalf("a warning without its flag or message: %+v", w)
+			}
+			warned[w.Flag] = true
+		}
+		for _, fl := range res.Flags {
+			if warned[fl.Key] != (len(fl.Malformed) > 0) {
+				t.Fatalf("flag %q: warned %v, Malformed %q", fl.Key, warned[fl.Key], fl.Malformed)
+			}
+			c, err := evaluator.Compile(fl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range inputs {
+				r := c.Evaluate(in)
+				if (r.Err == evaluator.Malformed || r.Err == evaluator.MalformedCondition) && len(fl.Malformed) == 0 {
+					t.Fatalf("flag %q without malformed parts answered %v", fl.Key, r.Err)
+				}
+			}
+		}
 	})
 }

@@ -46,7 +46,7 @@ func LDSkip(keys ...string) LDOption {
 
 // LDSkipUnsupported leaves out the flags that use something redisflags
 // cannot reproduce (listed in LDImport.Unsupported) instead of failing the
-// import. Malformed flags still fail it. Default: fail.
+// import. Default: fail.
 func LDSkipUnsupported() LDOption {
 	return func(c *ldConfig) { c.skipUnsupported = true }
 }
@@ -81,6 +81,18 @@ type LDImport struct {
 	// where a string is compared), references to segments the data does
 	// not have, deleted flags and segments.
 	Notes []Problem
+	// Warnings are the malformed parts of imported flags, by flag key, in
+	// document order: parts LaunchDarkly's evaluator fails (MALFORMED_FLAG)
+	// when an evaluation reaches them — a variation index out of range, a
+	// rollout without variations, a rule or fallthrough with neither, a
+	// clause without a valid attribute reference — imported as the
+	// evaluator's malformed markers, which answer the caller's default with
+	// PARSE_ERROR where LaunchDarkly answers MALFORMED_FLAG; and input the
+	// translation cannot keep part by part (a field of the wrong type, a
+	// key that differs from its entry's, a malformed segment), for which
+	// the whole flag answers so. The flags are imported; Flag.Malformed
+	// holds the same lines.
+	Warnings []Problem
 }
 
 // LaunchDarkly reads LaunchDarkly's server-side flag data (see
@@ -110,13 +122,21 @@ type LDImport struct {
 //
 // Unsupported, listed per flag: big (unbounded) segments, operators
 // LaunchDarkly's Go evaluator does not know, null variation values, a flag
-// with no variations, and a prerequisite that is not imported. Malformed
-// input — not JSON, a field of the wrong type, a variation index out of
-// range, an invalid attribute reference, a rollout without variations, a
-// key that differs from its entry's — is an [ErrInvalid] problem naming
-// the flag and the field. Either fails the whole import, as an [*Error]
-// listing every problem, and no flags are returned; LDSkip and
+// with no variations, a flag key redisflags cannot store, and a
+// prerequisite that is not imported. It fails the whole import, as an
+// [*Error] listing every problem, and no flags are returned; LDSkip and
 // LDSkipUnsupported leave flags out instead.
+//
+// A malformed flag does not fail the import: its malformed parts (a
+// variation index out of range, a rollout without variations, an invalid
+// attribute reference, …) are imported as parts that answer the caller's
+// default with an error when an evaluation reaches them, as LaunchDarkly
+// answers MALFORMED_FLAG there, and input it cannot keep part by part (a
+// field of the wrong type, a key that differs from its entry's) makes the
+// whole flag answer so; each is listed in LDImport.Warnings with the flag
+// and the field. Input that is not JSON, or not LaunchDarkly's flag data
+// at the top level ("flags" not an object, an unknown top-level field), is
+// an [ErrInvalid] problem and fails the whole import.
 //
 // Deleted flags are left out. Events settings (trackEvents,
 // debugEventsUntilDate, samplingRatio, …), client-side availability and
@@ -210,6 +230,12 @@ func LaunchDarkly(data []byte, opts ...LDOption) (*LDImport, error) {
 			n.Flag = key
 			out.Notes = append(out.Notes, n)
 		}
+		if !r.deleted && len(r.is.list) == 0 {
+			for _, w := range r.is.warnings {
+				w.Flag = key
+				out.Warnings = append(out.Warnings, w)
+			}
+		}
 		if r.deleted {
 			out.Skipped = append(out.Skipped, key)
 			continue
@@ -283,15 +309,19 @@ type ldFlag struct {
 func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 	r := &ldFlag{}
 	is := &r.is
+	if !evaluator.ValidName(key) {
+		is.unsupported("key", "", "%q is not a valid redisflags flag key (1–128 letters, digits, '.', '_', '-')", key)
+		return r
+	}
 	o, ok := newLDObj(raw, "", is)
 	if !ok {
+		r.f = d.malformedFlag(key, false, evaluator.Flag{}, is)
+		r.f.Malformed = malformedReasons(is.warnings)
+		ldValidate(&r.f, is)
 		return r
 	}
 	if k, _ := o.str("key"); k != key {
 		is.invalid("key", "is %q; LaunchDarkly hashes rollouts with it, so it must equal the flag's key %q", k, key)
-	}
-	if !evaluator.ValidName(key) {
-		is.invalid("key", "%q is not a valid redisflags flag key (1–128 letters, digits, '.', '_', '-')", key)
 	}
 	if o.boolean("deleted") {
 		r.deleted = true
@@ -305,8 +335,9 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 		Variants:  map[string]json.RawMessage{},
 	}
 	f.Salt, _ = o.str("salt")
+	nInvalid := len(is.list)
 	vars := o.rawValues("variations")
-	if _, present := o.raw("variations"); present && len(vars) == 0 {
+	if _, present := o.raw("variations"); present && len(vars) == 0 && len(is.list) == nInvalid {
 		is.unsupported("variations", "", "a flag without variations always serves the caller's default, which a redisflags variant flag cannot express")
 	} else if !present {
 		is.unsupported("variations", "", "a flag without variations always serves the caller's default, which a redisflags variant flag cannot express")
@@ -321,8 +352,7 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 	n := len(vars)
 	index := func(field string, i int) string {
 		if i < 0 || i >= n {
-			is.invalid(field, "variation %d is out of range: the flag has %d variations", i, n)
-			return ""
+			return is.malformed(field, "variation %d is out of range: the flag has %d variations", i, n)
 		}
 		return variantName(i)
 	}
@@ -335,17 +365,20 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 	// Prerequisites.
 	for i, p := range o.objs("prerequisites") {
 		pk, _ := p.str("key")
-		v, ok := p.integer("variation")
-		if pk == "" || !ok {
-			is.invalid(fmt.Sprintf("prerequisites[%d]", i), "needs a flag key and a variation index")
+		v, _ := p.integer("variation") // LaunchDarkly reads a missing one as 0
+		if pk == "" {
+			is.invalid(fmt.Sprintf("prerequisites[%d].key", i), "is required")
 			continue
 		}
-		if v < 0 {
-			is.invalid(fmt.Sprintf("prerequisites[%d].variation", i), "must not be negative, got %d", v)
-			continue
-		}
+		// A variation out of range (negative too) is never served, so the
+		// prerequisite is never met: in LaunchDarkly, and here with a
+		// variant name no variant has.
 		if pk == key {
 			is.invalid(fmt.Sprintf("prerequisites[%d].key", i), "names the flag itself")
+			continue
+		}
+		if !evaluator.ValidName(pk) {
+			is.unsupported(fmt.Sprintf("prerequisites[%d].key", i), "", "names flag %q, whose key redisflags cannot store", pk)
 			continue
 		}
 		if _, inFlags := d.flagRaw[pk]; !inFlags {
@@ -394,16 +427,13 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 		}
 	}
 	for _, t := range merged {
-		if !t.ok {
-			is.invalid(t.path+".variation", "is required")
-			continue
-		}
+		// A missing variation is 0, as LaunchDarkly reads it.
 		kind := t.kind
 		if kind == "" {
 			kind = evaluator.DefaultKind
 		}
 		if !validKindName(kind) {
-			is.invalid(t.path+".contextKind", "%q is not a context kind", t.kind)
+			is.note(t.path+".contextKind", "%q is not a context kind, so no context matches this target (in LaunchDarkly too): dropped", t.kind)
 			continue
 		}
 		f.Targets = append(f.Targets, evaluator.Target{ContextKind: kind, Values: t.values, Variant: index(t.path+".variation", t.v)})
@@ -415,12 +445,26 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 		path := fmt.Sprintf("rules[%d]", i)
 		rule := evaluator.Rule{}
 		rule.Name, _ = ro.str("id")
+		// LaunchDarkly evaluates the clauses in order until one does not
+		// match: nothing after a malformed clause is reached, and a rule
+		// with a clause that never matches before any malformed one never
+		// matches (nor fails).
+		never, cut := false, false
 		for j, co := range ro.objs("clauses") {
-			rule.Conditions = append(rule.Conditions, d.clause(co, fmt.Sprintf("%s.clauses[%d]", path, j), is, &uses))
+			c, neverHolds := d.clause(co, fmt.Sprintf("%s.clauses[%d]", path, j), is, &uses)
+			switch {
+			case cut || never:
+			case neverHolds:
+				never = true
+			default:
+				rule.Conditions = append(rule.Conditions, c)
+				cut = c.Op == evaluator.OpMalformed
+			}
 		}
 		rule.Variant, rule.Split = d.variationOrRollout(ro, path, is, index)
-		if rule.Variant == "" && rule.Split == nil {
-			continue // reported
+		if never {
+			is.note(path, "has a clause no context matches, so LaunchDarkly never serves it either: dropped")
+			continue
 		}
 		f.Rules = append(f.Rules, rule)
 	}
@@ -429,7 +473,7 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 	// flag whose fallthrough is missing or empty ("fallthrough": {}) serves
 	// its off variation there, so it imports, with a note.
 	ft, ok := o.obj("fallthrough")
-	_, hasVariation := ft.integer("variation")
+	_, hasVariation := ft.raw("variation")
 	_, hasRollout := ft.obj("rollout")
 	switch {
 	case !on && (!ok || (!hasVariation && !hasRollout)):
@@ -443,18 +487,83 @@ func (d *ldData) flag(key string, raw json.RawMessage) *ldFlag {
 			f.DefaultVariant = f.Split.Weights[0].Variant
 		}
 	default:
-		is.invalid("fallthrough", "is required: LaunchDarkly fails every evaluation that reaches it")
+		f.DefaultVariant = is.malformed("fallthrough", "is missing: LaunchDarkly fails every evaluation that reaches it")
 	}
 	if f.DefaultVariant == "" && n > 0 {
 		f.DefaultVariant = variantName(0) // never served: the problem above fails the flag
 	}
 
 	d.attachSegments(&f, uses, is)
+	if is.hasInvalid() {
+		f = d.malformedFlag(key, on, f, is)
+	}
+	f.Malformed = malformedReasons(is.warnings)
 	r.f = f
 	if len(is.list) == 0 {
 		ldValidate(&f, is)
 	}
 	return r
+}
+
+// malformedFlag is the whole-flag fallback for input the translation cannot
+// keep part by part (a field of the wrong type, a key that differs from its
+// entry's, …): the flag answers every evaluation with the malformed marker,
+// and its invalid problems become warnings. LaunchDarkly's SDK refuses to
+// load such data at all; see docs/design.md.
+//
+// When only segments the flag uses are malformed (a segment that reaches
+// itself, a malformed segment clause), the flag itself read well: switched
+// off it serves its off variation, as in LaunchDarkly, which fails only
+// the evaluations that reach the segment; switched on, every evaluation
+// fails (LaunchDarkly fails those that reach the segment's clause).
+func (d *ldData) malformedFlag(key string, on bool, t evaluator.Flag, is *ldIssues) evaluator.Flag {
+	var rest []Problem
+	segmentsOnly := true
+	for _, p := range is.list {
+		if !p.Unsupported && !strings.HasPrefix(p.Field, "segments.") {
+			segmentsOnly = false
+		}
+	}
+	what := " (the whole flag is imported as malformed)"
+	if segmentsOnly {
+		what = " (the flag is imported as malformed wherever it is on)"
+	}
+	for _, p := range is.list {
+		if p.Unsupported {
+			rest = append(rest, p)
+			continue
+		}
+		is.warnings = append(is.warnings, Problem{Field: p.Field, Message: p.Message + what})
+	}
+	is.list = rest
+	f := evaluator.Flag{
+		Key:            key,
+		Semantics:      evaluator.SemanticsLaunchDarkly,
+		Bucketing:      evaluator.BucketLaunchDarkly,
+		Variants:       t.Variants,
+		DefaultVariant: evaluator.MalformedVariant,
+		OffVariant:     evaluator.MalformedVariant,
+		Salt:           t.Salt,
+	}
+	if segmentsOnly {
+		f.OffVariant = t.OffVariant
+	}
+	if len(f.Variants) == 0 {
+		// Never served: every serving point is the marker.
+		f.Variants = map[string]json.RawMessage{variantName(0): json.RawMessage("false")}
+	}
+	d.setSwitch(&f, on)
+	return f
+}
+
+// malformedReasons are Flag.Malformed: one "field: reason" line per
+// malformed part.
+func malformedReasons(ws []Problem) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.String())
+	}
+	return out
 }
 
 // setSwitch maps LaunchDarkly's "on" (see LDEnvironment).
@@ -504,18 +613,17 @@ func variantName(i int) string { return fmt.Sprint(i) }
 func (d *ldData) variationOrRollout(o ldObj, path string, is *ldIssues, index func(string, int) string) (string, *evaluator.Split) {
 	if v, ok := o.integer("variation"); ok {
 		return index(o.field("variation"), v), nil
+	} else if _, present := o.raw("variation"); present {
+		return "", nil // not a number: reported, and the whole flag is malformed
 	}
 	ro, ok := o.obj("rollout")
 	if !ok {
-		is.invalid(path, "needs a variation or a rollout: LaunchDarkly fails every evaluation that reaches it")
-		return "", nil
+		return is.malformed(path, "needs a variation or a rollout: LaunchDarkly fails every evaluation that reaches it"), nil
 	}
 	s := &evaluator.Split{}
 	kind, _ := ro.str("kind")
 	s.ContextKind, _ = ro.str("contextKind")
-	if s.ContextKind != "" && !validKindName(s.ContextKind) {
-		is.invalid(ro.field("contextKind"), "%q is not a context kind", s.ContextKind)
-	}
+	badKind := s.ContextKind != "" && !validKindName(s.ContextKind)
 	if seed, ok := ro.integer("seed"); ok {
 		s64 := int64(seed)
 		s.Seed = &s64
@@ -525,21 +633,15 @@ func (d *ldData) variationOrRollout(o ldObj, path string, is *ldIssues, index fu
 		s.BucketBy = by
 		if s.ContextKind == "" {
 			s.BucketBy = evaluator.LiteralRef(by)
-		} else if !evaluator.ValidAttributeRef(by) {
-			is.invalid(ro.field("bucketBy"), "%q is not a LaunchDarkly attribute reference", by)
+		} else if !evaluator.ValidAttributeRef(by) && !badKind {
+			return is.malformed(ro.field("bucketBy"), "%q is not a LaunchDarkly attribute reference: LaunchDarkly fails every evaluation that reaches this rollout", by), nil
 		}
 	}
 	for i, w := range ro.objs("variations") {
-		v, vok := w.integer("variation")
-		weight, wok := w.integer("weight")
+		// LaunchDarkly reads a missing variation or weight as 0.
+		v, _ := w.integer("variation")
+		weight, _ := w.integer("weight")
 		wp := fmt.Sprintf("%s[%d]", ro.field("variations"), i)
-		if !vok {
-			is.invalid(wp+".variation", "is required")
-			continue
-		}
-		if !wok {
-			weight = 0 // LaunchDarkly reads a missing weight as 0
-		}
 		// LaunchDarkly takes any integer weight: it adds weight/100000 to a
 		// running sum, so a negative weight shortens the next variation's
 		// share (the evaluator sums the same way).
@@ -549,10 +651,30 @@ func (d *ldData) variationOrRollout(o ldObj, path string, is *ldIssues, index fu
 		s.Weights = append(s.Weights, evaluator.WeightedValue{Variant: index(wp+".variation", v), Weight: weight})
 	}
 	if len(s.Weights) == 0 {
-		is.invalid(ro.field("variations"), "is empty: LaunchDarkly fails every evaluation that reaches this rollout")
-		return "", nil
+		return is.malformed(ro.field("variations"), "is empty: LaunchDarkly fails every evaluation that reaches this rollout"), nil
+	}
+	if badKind {
+		// No context has that kind: LaunchDarkly puts every one in bucket
+		// 0, so the rollout always serves the variation that bucket
+		// falls in.
+		is.note(ro.field("contextKind"), "%q is not a context kind: every context is in bucket 0 (in LaunchDarkly too), so the rollout serves one variation", s.ContextKind)
+		return ldBucketZero(s.Weights), nil
 	}
 	return "", s
+}
+
+// ldBucketZero is the variant LaunchDarkly's rollout serves in bucket 0:
+// the first whose running sum of weight/100000 (float32) is above 0, else
+// the last.
+func ldBucketZero(ws []evaluator.WeightedValue) string {
+	var sum float32
+	for _, w := range ws {
+		sum += float32(w.Weight) / 100000.0
+		if 0 < sum {
+			return w.Variant
+		}
+	}
+	return ws[len(ws)-1].Variant
 }
 
 // ldOps maps LaunchDarkly's clause operators onto the evaluator's.
@@ -576,15 +698,18 @@ var ldOps = map[string]string{
 
 // clause translates one clause. Values LaunchDarkly can never match with
 // the clause's operator are dropped, with a note.
-func (d *ldData) clause(o ldObj, path string, is *ldIssues, uses *[]string) evaluator.Condition {
+// never is true for a clause no context matches (a kind that is no kind).
+// A clause LaunchDarkly fails on is the OpMalformed condition.
+func (d *ldData) clause(o ldObj, path string, is *ldIssues, uses *[]string) (c evaluator.Condition, never bool) {
 	op, _ := o.str("op")
 	negate := o.boolean("negate")
 	values := o.values("values")
-	c := evaluator.Condition{Negate: negate}
+	c = evaluator.Condition{Negate: negate}
+	malformed := evaluator.Condition{Op: evaluator.OpMalformed}
 	ourOp, known := ldOps[op]
 	if !known {
 		is.unsupported(o.field("op"), op, "LaunchDarkly's Go evaluator has no operator %q", op)
-		return evaluator.Condition{Attribute: "key", Op: evaluator.OpIn, ContextKind: evaluator.DefaultKind}
+		return evaluator.Condition{Attribute: "key", Op: evaluator.OpIn, ContextKind: evaluator.DefaultKind}, false
 	}
 	c.Op = ourOp
 	drop := func(i int, why string) {
@@ -609,26 +734,28 @@ func (d *ldData) clause(o ldObj, path string, is *ldIssues, uses *[]string) eval
 			c.Values = append(c.Values, name)
 			*uses = append(*uses, name)
 		}
-		return c
+		return c, false
 	}
 	kindRaw, _ := o.str("contextKind")
 	c.ContextKind = kindRaw
 	if c.ContextKind == "" {
 		c.ContextKind = evaluator.DefaultKind
 	}
-	if !validKindName(c.ContextKind) {
-		is.invalid(o.field("contextKind"), "%q is not a context kind", kindRaw)
-	}
 	attr, _ := o.str("attribute")
 	switch {
 	case attr == "":
-		is.invalid(o.field("attribute"), "is required: LaunchDarkly fails every evaluation that reaches this clause")
+		is.malformed(o.field("attribute"), "is required: LaunchDarkly fails every evaluation that reaches this clause")
+		return malformed, false
 	case kindRaw == "":
 		c.Attribute = evaluator.LiteralRef(attr) // old-style data: a plain name
 	case attr == "kind" || evaluator.ValidAttributeRef(attr):
 		c.Attribute = attr
 	default:
-		is.invalid(o.field("attribute"), "%q is not a LaunchDarkly attribute reference: LaunchDarkly fails every evaluation that reaches this clause", attr)
+		is.malformed(o.field("attribute"), "%q is not a LaunchDarkly attribute reference: LaunchDarkly fails every evaluation that reaches this clause", attr)
+		return malformed, false
+	}
+	if !validKindName(c.ContextKind) && attr != "kind" {
+		return c, true
 	}
 	for i, v := range values {
 		if why := ldNeverMatches(op, v); why != "" {
@@ -637,7 +764,7 @@ func (d *ldData) clause(o ldObj, path string, is *ldIssues, uses *[]string) eval
 		}
 		c.Values = append(c.Values, v)
 	}
-	return c
+	return c, false
 }
 
 // ldNeverMatches says why LaunchDarkly's operator op can never match the

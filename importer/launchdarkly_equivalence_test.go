@@ -388,7 +388,12 @@ func sameAnswer(a, b answer) bool {
 // over the CPUs, and fails listing the first differences.
 func compareLD(t *testing.T, c *ld.LDClient, p *provider.Provider, contexts []map[string]any) *ldStats {
 	t.Helper()
-	evals := ldEvaluations()
+	return compareLDOn(t, c, p, contexts, ldEvaluations())
+}
+
+// compareLDOn is compareLD for the given evaluations.
+func compareLDOn(t *testing.T, c *ld.LDClient, p *provider.Provider, contexts []map[string]any, evals []ldEvaluation) *ldStats {
+	t.Helper()
 	workers := runtime.GOMAXPROCS(0)
 	parts := make([]*ldStats, workers)
 	var wg sync.WaitGroup

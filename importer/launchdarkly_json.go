@@ -7,6 +7,8 @@ import (
 	"maps"
 	"math"
 	"slices"
+
+	"github.com/redisflags/redisflags/evaluator"
 )
 
 // This file reads LaunchDarkly's server-side flag data field by field, so
@@ -18,6 +20,16 @@ import (
 type ldIssues struct {
 	list  []Problem
 	notes []Problem
+	// warnings are the malformed parts of a flag (see malformed).
+	warnings []Problem
+}
+
+// malformed records a part of the flag that LaunchDarkly's evaluator fails
+// (MALFORMED_FLAG) when an evaluation reaches it; the part is imported as
+// the evaluator's marker, and malformed returns the marker variant.
+func (is *ldIssues) malformed(field, format string, args ...any) string {
+	is.warnings = append(is.warnings, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	return evaluator.MalformedVariant
 }
 
 func (is *ldIssues) invalid(field, format string, args ...any) {

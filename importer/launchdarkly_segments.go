@@ -78,9 +78,18 @@ func (d *ldData) segment(key string) *ldSegment {
 	for i, ro := range o.objs("rules") {
 		path := fmt.Sprintf("rules[%d]", i)
 		rule := evaluator.SegmentRule{}
+		never := false
 		for j, co := range ro.objs("clauses") {
-			rule.Conditions = append(rule.Conditions, d.clause(co, fmt.Sprintf("%s.clauses[%d]", path, j), is, &s.uses))
+			c, neverHolds := d.clause(co, fmt.Sprintf("%s.clauses[%d]", path, j), is, &s.uses)
+			never = never || neverHolds
+			rule.Conditions = append(rule.Conditions, c)
 		}
+		// A malformed clause of a segment has no marker: it makes the
+		// flags that use the segment malformed as a whole.
+		for _, w := range is.warnings {
+			is.invalid(w.Field, "%s", w.Message)
+		}
+		is.warnings = nil
 		if w, ok := ro.integer("weight"); ok {
 			if w < 0 || w > 100000 {
 				is.invalid(ro.field("weight"), "must be from 0 to 100000, got %d", w)
@@ -98,6 +107,10 @@ func (d *ldData) segment(key string) *ldSegment {
 					is.invalid(ro.field("bucketBy"), "%q is not a LaunchDarkly attribute reference", by)
 				}
 			}
+		}
+		if never {
+			is.note(path, "has a clause no context matches, so LaunchDarkly never matches it either: dropped")
+			continue
 		}
 		seg.Rules = append(seg.Rules, rule)
 	}

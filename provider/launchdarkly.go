@@ -23,8 +23,10 @@ import (
 //     ReasonPrerequisiteFailed); a flag imported into one environment and
 //     asked about another is DEFAULT with no variant;
 //   - errors: a context without a key or with an invalid kind →
-//     TARGETING_KEY_MISSING; a prerequisite cycle (LaunchDarkly's
-//     MALFORMED_FLAG) → PARSE_ERROR; a value of another type → TYPE_MISMATCH;
+//     TARGETING_KEY_MISSING; a prerequisite cycle, and a part of the flag
+//     that the importer found malformed when an evaluation reaches it
+//     (both LaunchDarkly's MALFORMED_FLAG, see the evaluator's
+//     malformed.go) → PARSE_ERROR; a value of another type → TYPE_MISMATCH;
 //     each with the caller's default and reason ERROR (the OpenFeature SDK
 //     sets ERROR on every error, for LaunchDarkly's provider too);
 //   - values: an integer evaluation of a number with a fraction truncates

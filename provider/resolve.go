@@ -256,6 +256,8 @@ func resultError(flag, environment string, r evaluator.Result, env *evaluator.Co
 		e = of.NewTargetingKeyMissingResolutionError(fmt.Sprintf("flag %q follows LaunchDarkly, which needs a context with a key (targetingKey or key) and valid kinds", flag))
 	case evaluator.PrerequisiteCycle:
 		e = of.NewParseErrorResolutionError(fmt.Sprintf("flag %q: its prerequisites lead back to a flag being evaluated (or nest deeper than %d)", flag, evaluator.MaxPrerequisiteDepth))
+	case evaluator.Malformed, evaluator.MalformedCondition:
+		e = of.NewParseErrorResolutionError(fmt.Sprintf("flag %q: this evaluation reached a part of the flag that its source data had malformed (LaunchDarkly's MALFORMED_FLAG; see the flag's \"malformed\")", flag))
 	case evaluator.FlagsUnavailable:
 		e = of.NewGeneralResolutionError(fmt.Sprintf("flag %q: its prerequisites could not be read", flag))
 	default:

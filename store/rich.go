@@ -13,7 +13,7 @@ import (
 // fields, each under its JSON name: scalars as text ("defaultVariant",
 // "offVariant", "bucketing", "expiresAt", "salt", "semantics"), structures
 // as compact JSON text ("variants", "rules", "split", "metadata",
-// "prerequisites", "targets", "segments"). A field is written only when
+// "prerequisites", "targets", "segments", "malformed"). A field is written only when
 // set, so a tutorial flag's hash is exactly the tutorial's plus "version",
 // and a reader that knows nothing of them (the tutorial's app) ignores them.
 
@@ -50,6 +50,7 @@ func richFields(f *evaluator.Flag) []any {
 	addJSON("segments", f.Segments, len(f.Segments) == 0)
 	add("salt", f.Salt)
 	add("semantics", f.Semantics)
+	addJSON("malformed", f.Malformed, len(f.Malformed) == 0)
 	return out
 }
 
@@ -75,6 +76,7 @@ func decodeRich(key string, hash map[string]string, f *evaluator.Flag) error {
 		{"prerequisites", &f.Prerequisites},
 		{"targets", &f.Targets},
 		{"segments", &f.Segments},
+		{"malformed", &f.Malformed},
 	}
 	for _, fd := range fields {
 		v, ok := hash[fd.name]

@@ -82,6 +82,24 @@ func TestImportReadsEveryFormat(t *testing.T) {
 			},
 		},
 		{
+			// Malformed flags import, with a warning naming the flag and
+			// field of each malformed part, and the command succeeds.
+			name: "launchdarkly with malformed flags", file: "launchdarkly-malformed.json",
+			args: []string{"--format", "launchdarkly", "--skip-unsupported"},
+			want: ld(importer.LDSkipUnsupported()), wantKeys: []string{"banner", "fine", "new-checkout"},
+			wantOut: []string{
+				`warning: flag "banner": rules[0].clauses[0].attribute: "///" is not a LaunchDarkly attribute reference`,
+				`warning: flag "new-checkout": fallthrough.variation: variation 5 is out of range`,
+				"2 malformed parts in 2 flags, imported as malformed: an evaluation that reaches one answers the caller's default with PARSE_ERROR",
+				": 3 written, 0 unchanged, 0 failed",
+			},
+			check: func(t *testing.T, got map[string]evaluator.Flag) {
+				assert.Equal(t, evaluator.MalformedVariant, got["new-checkout"].DefaultVariant)
+				assert.Len(t, got["new-checkout"].Malformed, 1)
+				assert.Empty(t, got["fine"].Malformed)
+			},
+		},
+		{
 			name: "launchdarkly into one environment", file: "launchdarkly.json",
 			args: []string{"--format", "launchdarkly", "--environment", "production"},
 			want: ld(importer.LDEnvironment("production")), wantKeys: []string{"banner-text", "new-checkout"},
@@ -260,18 +278,6 @@ func TestImportRefusesAndWritesNothing(t *testing.T) {
 			name: "a JSON syntax error",
 			args: []string{"import", badSyntax},
 			want: []string{"line 3, column 24: invalid character"},
-		},
-		{
-			name: "launchdarkly variation out of range",
-			args: []string{"import", "testdata/launchdarkly-invalid.json", "--format", "launchdarkly"},
-			is:   importer.ErrInvalid,
-			want: []string{`flag "new-checkout": fallthrough.variation: variation 5 is out of range`},
-		},
-		{
-			name: "launchdarkly malformed even with --skip-unsupported",
-			args: []string{"import", "testdata/launchdarkly-invalid.json", "--format", "launchdarkly", "--skip-unsupported"},
-			is:   importer.ErrInvalid,
-			want: []string{`flag "new-checkout": fallthrough.variation`},
 		},
 		{
 			name: "a tutorial file read as launchdarkly",

@@ -61,7 +61,8 @@ func decodeFlagd(data []byte, opts importOptions) (decoded, error) {
 // importer.LaunchDarkly. A flag that uses what redisflags cannot reproduce
 // fails the import, listed with what it uses, unless opts.SkipUnsupported;
 // then the report names each flag left out (and why) and the importer's
-// notes.
+// notes. Malformed flags are imported; the report gives a warning per
+// malformed part (flag and field) and their count.
 func decodeLaunchDarkly(data []byte, opts importOptions) (decoded, error) {
 	ldOpts := []importer.LDOption{importer.LDSkip(opts.Skip...)}
 	if opts.SkipUnsupported {
@@ -99,6 +100,15 @@ func decodeLaunchDarkly(data []byte, opts importOptions) (decoded, error) {
 			continue // said above
 		}
 		out.Report = append(out.Report, "note: "+n.String())
+	}
+	if len(res.Warnings) > 0 {
+		flags := map[string]bool{}
+		for _, w := range res.Warnings {
+			flags[w.Flag] = true
+			out.Report = append(out.Report, "warning: "+w.String())
+		}
+		out.Report = append(out.Report, fmt.Sprintf("%d %s in %d %s, imported as malformed: an evaluation that reaches one answers the caller's default with PARSE_ERROR, as LaunchDarkly answers MALFORMED_FLAG",
+			len(res.Warnings), plural(len(res.Warnings), "malformed part", "malformed parts"), len(flags), plural(len(flags), "flag", "flags")))
 	}
 	return out, nil
 }
@@ -163,4 +173,12 @@ func detectFormat(data []byte) (string, error) {
 		return "tutorial", nil
 	}
 	return string(f), nil
+}
+
+// plural picks the singular or plural form for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
