@@ -85,7 +85,7 @@ func TestRawWritesAreToldByClientTracking(t *testing.T) {
 
 // Issue 18: without tracking or keyspace notifications, the paced resync
 // finds raw writes — a changed field, a deleted flag, a new one — within a
-// cycle: 40 flags × 24 commands at 4,000 commands/s is a quarter of a
+// cycle: 40 flags × 17 commands at 4,000 commands/s is a fifth of a
 // second.
 func TestPacedResyncFindsRawWrites(t *testing.T) {
 	srv, admin := freshServer(t, 40)

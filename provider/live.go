@@ -317,6 +317,7 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 	)
 	start := func(job bgJob) {
 		running, touched = true, map[string]struct{}{}
+		p.stats.bulkRunning.Store(true)
 		base := p.snap.Load()
 		wg.Go(func() { jobs <- p.runJob(rctx, job, base) })
 	}
@@ -348,6 +349,7 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 			}
 		case res := <-jobs:
 			running = false
+			p.stats.bulkRunning.Store(false)
 			if res.err != nil {
 				return res.err
 			}

@@ -17,6 +17,7 @@ type stats struct {
 	changes     atomic.Int64
 	redisErrors atomic.Int64
 	fullLoads   atomic.Int64 // reads of every flag merged off the loop (reconnections, unbudgeted resyncs)
+	bulkRunning atomic.Bool  // a read off the loop is out
 	lastLoad    atomic.Int64 // unix nanoseconds of the last successful (re)load; 0: none
 	staleSince  atomic.Int64 // unix nanoseconds; 0: not stale
 }
