@@ -4,19 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
+
+	"github.com/redisflags/redisflags/internal/maputil"
 )
 
-func sortedKeys[V any](m map[string]V) []string {
-	// One allocation of the right size: slices.Sorted(maps.Keys(m)) grows
-	// its slice from empty, and a load sorts the keys of every flag.
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+// sortedKeys returns m's keys sorted (maputil.SortedKeys).
+func sortedKeys[V any](m map[string]V) []string { return maputil.SortedKeys(m) }
 
 // variantFlag is the compiled form of a variant flag's rich fields.
 // Immutable.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/redisflags/redisflags/evaluator"
+	"github.com/redisflags/redisflags/internal/maputil"
 )
 
 // ErrCorrupt is wrapped by every *DecodeError: stored data that does not
@@ -218,15 +219,8 @@ func (r rawFlag) decodeEnvs(tolerant bool) (evaluator.Flag, map[string]error, er
 	return f, envErrs, nil
 }
 
-// sortedKeys returns m's keys sorted, in one allocation.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+// sortedKeys returns m's keys sorted (maputil.SortedKeys).
+func sortedKeys[V any](m map[string]V) []string { return maputil.SortedKeys(m) }
 
 // atField names the field of environment env a *DecodeError made without
 // one is about ("environments.<env><leaf>").
