@@ -11,32 +11,11 @@ import (
 	"time"
 
 	of "github.com/open-feature/go-sdk/openfeature"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/redisflags/redisflags/internal/redistest"
 	"github.com/redisflags/redisflags/provider"
 )
-
-// commandCalls reads INFO commandstats: the calls of every command Redis
-// ran (commands run by scripts included), by name.
-func commandCalls(t *testing.T, rdb *redis.Client) map[string]int64 {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	require.NoError(t, err)
-	calls := map[string]int64{}
-	for line := range strings.SplitSeq(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "cmdstat_")), ":calls=")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ",")
-		v, err := strconv.ParseInt(n, 10, 64)
-		require.NoError(t, err, line)
-		calls[name] = v
-	}
-	return calls
-}
 
 // processCPU is the CPU time this process has used, user and system.
 func processCPU(t *testing.T) time.Duration {
@@ -97,7 +76,7 @@ func TestIdleCost(t *testing.T) {
 			// The window opens a few seconds after Init: collecting the
 			// load's garbage is the cold start's cost, not idleness'.
 			time.Sleep(5 * time.Second)
-			before, cpuBefore := commandCalls(t, admin), processCPU(t)
+			before, cpuBefore := redistest.CommandCalls(t, admin), processCPU(t)
 			began := time.Now()
 			time.Sleep(idle / 2)
 			// A raw write, as the tutorial's application or redis-cli makes
@@ -115,7 +94,7 @@ func TestIdleCost(t *testing.T) {
 			time.Sleep(idle - time.Since(began))
 			elapsed := time.Since(began)
 			cpu := processCPU(t) - cpuBefore
-			after := commandCalls(t, admin)
+			after := redistest.CommandCalls(t, admin)
 
 			var total int64
 			var byName []string

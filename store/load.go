@@ -184,18 +184,6 @@ func (s *Store) loadBatches(ctx context.Context, known Known, flagKeys []string)
 	}
 	batches := (len(flagKeys) + size - 1) / size
 	workers = min(workers, batches)
-	if workers <= 1 {
-		l := newLoader(s, known)
-		for start := 0; start < len(flagKeys); start += size {
-			end := min(start+size, len(flagKeys))
-			recs, err := s.loadBatch(ctx, l, flagKeys[start:end])
-			if err != nil {
-				return nil, err
-			}
-			copy(out[start:end], recs)
-		}
-		return out, nil
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var next atomic.Int64
@@ -206,7 +194,13 @@ func (s *Store) loadBatches(ctx context.Context, known Known, flagKeys []string)
 			l := newLoader(s, known)
 			for {
 				b := int(next.Add(1) - 1)
-				if b >= batches || ctx.Err() != nil {
+				if b >= batches {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					// Another worker failed, or the caller gave up: the
+					// records are not all read.
+					errs[w] = err
 					return
 				}
 				start := b * size

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -127,25 +126,6 @@ func TestLoadWithoutScriptsReadsThePipelinedWay(t *testing.T) {
 	}
 }
 
-// commandCount is the total of INFO commandstats' calls.
-func commandCount(t *testing.T, rdb *redis.Client) int64 {
-	t.Helper()
-	info, err := rdb.Info(t.Context(), "commandstats").Result()
-	require.NoError(t, err)
-	var total int64
-	for _, line := range strings.Split(info, "\n") {
-		_, rest, ok := strings.Cut(line, ":calls=")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ",")
-		v, err := strconv.ParseInt(n, 10, 64)
-		require.NoError(t, err, line)
-		total += v
-	}
-	return total
-}
-
 // LoadCost is what a load really costs Redis, on both paths, with and
 // without a large-set threshold: the provider's paced resync sizes its
 // chunks by it (issue 18).
@@ -187,12 +167,39 @@ func TestLoadCostMatchesCommandstats(t *testing.T) {
 			s.noScript.Store(tc.noScript)
 			_, err := s.Load(ctx, keys...) // loads the scripts
 			require.NoError(t, err)
-			before := commandCount(t, rdb)
+			before := total(redistest.CommandCalls(t, rdb))
 			recs, err := s.Load(ctx, keys...)
 			require.NoError(t, err)
 			require.Len(t, recs, n)
-			used := commandCount(t, rdb) - before - 1 // the first INFO
+			used := total(redistest.CommandCalls(t, rdb)) - before - 1 // the first INFO
 			assert.InDelta(t, s.LoadCost(3)*n, float64(used), 0.5, "LoadCost(3) × %d flags against commandstats", n)
 		})
+	}
+}
+
+// total sums INFO commandstats' calls.
+func total(calls map[string]int64) int64 {
+	var n int64
+	for _, v := range calls {
+		n += v
+	}
+	return n
+}
+
+// A load whose context is done fails; it never returns records it did not
+// read (the batch workers used to stop quietly, leaving them empty).
+func TestLoadWithADoneContextFails(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	writeBigFlags(t, rdb, 600, 1)
+	keys, err := New(rdb).Keys(t.Context())
+	require.NoError(t, err)
+	require.Len(t, keys, 600)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for name, s := range map[string]*Store{"workers": New(rdb), "one at a time": New(rdb).WithLoadBatch(4)} {
+		recs, err := s.Load(ctx, keys...)
+		assert.ErrorIs(t, err, context.Canceled, name)
+		assert.Zero(t, len(recs), "%s: no records come back", name)
 	}
 }
