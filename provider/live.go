@@ -388,10 +388,10 @@ func (p *Provider) snapshotSession(ctx context.Context, r *runner) error {
 				// Read every flag again, off the loop, as a reconnection
 				// does (after the job out, if any).
 				delete(keys, allKeys)
-				wantFull = true
-				if !running {
+				if running {
+					wantFull = true
+				} else {
 					timer.Stop()
-					wantFull = false
 					start(bgJob{kind: jobFull})
 				}
 			}

@@ -92,8 +92,12 @@ func (w *sweeper) job(now time.Time, s *snapshot) bgJob {
 	// About one second of budget per chunk, at least one flag.
 	var cost float64
 	start := w.pos
-	for w.pos < len(w.cycle) && (w.pos == start || cost+w.cost(envCount(s, w.cycle[w.pos])) <= w.budget) {
-		cost += w.cost(envCount(s, w.cycle[w.pos]))
+	for w.pos < len(w.cycle) {
+		c := w.cost(envCount(s, w.cycle[w.pos]))
+		if w.pos > start && cost+c > w.budget {
+			break
+		}
+		cost += c
 		w.pos++
 	}
 	keys := w.cycle[start:w.pos]
